@@ -1,0 +1,39 @@
+# Two commands do all the set-up: `make demo` and `make test`.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+
+.PHONY: venv demo test lint ui sandbox bench clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found: install Python 3.11 or run make PYTHON=python3"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+$(DAGSTER_HOME):
+	@mkdir -p $(DAGSTER_HOME)
+
+demo: venv $(DAGSTER_HOME)
+	$(BIN)/contact-pipelines demo
+
+test: venv
+	$(BIN)/python -m pytest -q
+
+lint: venv
+	$(BIN)/ruff check contact_pipelines tests benchmarks
+	$(BIN)/ruff format --check contact_pipelines tests benchmarks
+
+ui: venv $(DAGSTER_HOME)
+	$(BIN)/dagster dev -w workspace.yaml
+
+sandbox: venv
+	$(BIN)/contact-pipelines sandbox --port 8765
+
+clean:
+	rm -rf $(VENV) .dagster_home data/warehouse .pytest_cache
