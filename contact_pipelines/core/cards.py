@@ -1,0 +1,287 @@
+"""Contact cards: one row per person, merged from every source row by survivorship.
+
+``build_cards(rows)`` takes validated rows (``VALIDATED_SCHEMA``) with
+``contact_key`` and ``shard`` joined on, and returns ``CARD_SCHEMA``.
+
+Survivorship. Rows of one person are ranked once, best first, by:
+
+1. ``updated_at`` descending (ISO strings sort as text; a null is oldest),
+2. ``source_priority`` descending,
+3. ``source_file`` then ``source_row`` descending (the later file or row wins;
+   only a deterministic last resort).
+
+Every scalar field takes the first *non-empty* value in that ranking, so a
+value beats an empty one whatever its rank. ``phone_type`` comes from the row
+whose phone survived. Each ``fields`` key is merged the same way, per key.
+
+Channels are all kept: ``emails`` and ``phones`` hold every distinct value,
+the surviving (primary) one first and the rest sorted; ``push_tokens`` holds
+one struct per distinct token (device details from that token's best-ranked
+row), sorted by token; ``webpush_tokens`` and ``groups`` are the distinct
+union, sorted. ``sources`` lists "<source_file>:<source_row>" in rank order.
+
+``content_hash`` (16 hex digits of blake2b) covers what a vendor can see:
+every column except ``contact_key``, ``shard``, ``sources`` (lineage) and
+``updated_at`` (survivorship metadata). Lists are in a canonical order, so a
+re-export of the same data with new row numbers, or the same rows in another
+order, keeps the hash; any changed value changes it.
+
+All of it runs on whole columns: one sort, then integer group ids per row,
+first-valid lookups and offset arithmetic with numpy. The only loop is the
+hash, once per card.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from contact_pipelines.core.fields import (
+    CARD_SCHEMA,
+    CONSENT_FIELDS,
+    PROFILE_FIELDS,
+    PUSH_DEVICE_FIELDS,
+    PUSH_TOKEN_TYPE,
+    SOURCE_FILE,
+    SOURCE_ROW,
+    VALIDATED_SCHEMA,
+)
+from contact_pipelines.core.identity import blake2b_hex
+
+# Fields whose card value is the best-ranked non-empty row value.
+SURVIVING_FIELDS = ("external_id", "email", "phone", *PROFILE_FIELDS, *CONSENT_FIELDS, "updated_at")
+# Card columns left out of content_hash: not something a vendor receives.
+UNHASHED_COLUMNS = ("contact_key", "shard", "sources", "updated_at", "content_hash")
+
+RANK_ORDER = [
+    ("contact_key", "ascending"),
+    ("updated_at", "descending"),
+    ("source_priority", "descending"),
+    (SOURCE_FILE, "descending"),
+    (SOURCE_ROW, "descending"),
+]
+
+# Separators for the text that content_hash digests: control characters that
+# normalised values do not contain.
+_LIST_SEP, _FIELD_SEP, _PART_SEP, _NULL = "\x1e", "\x1f", "\x1d", "\x00"
+
+
+def build_cards(rows: pa.Table) -> pa.Table:
+    """Merge validated rows of one or more people into one card per contact_key."""
+    _require_columns(rows)
+    if rows.num_rows == 0:
+        return CARD_SCHEMA.empty_table()
+    ranked = rows.take(pc.sort_indices(rows, sort_keys=RANK_ORDER, null_placement="at_end"))
+    group, group_starts = _group_ids(_column(ranked, "contact_key"))
+    merge = _Merge(ranked, group, len(group_starts))
+
+    starts = pa.array(group_starts)
+    card = {
+        "contact_key": _column(ranked, "contact_key").take(starts),
+        "shard": _column(ranked, "shard").cast(pa.int32()).take(starts),
+    }
+    for name in SURVIVING_FIELDS:
+        card[name] = merge.first_valid(name)
+    card["phone_type"] = merge.first_valid("phone_type", where_valid="phone")
+    card["emails"] = merge.distinct_list("email", primary=card["email"])
+    card["phones"] = merge.distinct_list("phone", primary=card["phone"])
+    card["push_tokens"] = merge.push_tokens()
+    card["webpush_tokens"] = merge.distinct_list("webpush_token")
+    card["groups"] = merge.distinct_list("groups")
+    card["fields"] = merge.fields_map()
+    card["sources"] = merge.lineage()
+    card["content_hash"] = pa.nulls(len(group_starts), pa.string())
+    cards = pa.table([card[f.name] for f in CARD_SCHEMA], schema=CARD_SCHEMA.with_field(
+        CARD_SCHEMA.get_field_index("content_hash"), pa.field("content_hash", pa.string())
+    ))
+    hashes = content_hashes(cards)
+    return cards.set_column(
+        CARD_SCHEMA.get_field_index("content_hash"), CARD_SCHEMA.field("content_hash"), hashes
+    ).cast(CARD_SCHEMA)
+
+
+def content_hashes(cards: pa.Table) -> pa.Array:
+    """16 hex digits per card over the columns a vendor sees (see the module docstring)."""
+    parts = [
+        _as_text(cards[f.name].combine_chunks())
+        for f in CARD_SCHEMA
+        if f.name not in UNHASHED_COLUMNS
+    ]
+    text = pc.binary_join_element_wise(
+        *parts, _FIELD_SEP, null_handling="replace", null_replacement=_NULL
+    )
+    return blake2b_hex(text.to_pylist())[0]
+
+
+def _require_columns(rows: pa.Table) -> None:
+    needed = [*VALIDATED_SCHEMA.names, "contact_key", "shard"]
+    missing = [name for name in needed if name not in rows.column_names]
+    if missing:
+        raise ValueError(
+            f"rows for build_cards lack column(s) {missing}: pass validated_contacts rows "
+            "(VALIDATED_SCHEMA) joined with identity_graph's contact_key and shard"
+        )
+
+
+def _column(table: pa.Table, name: str) -> pa.Array:
+    return table[name].combine_chunks()
+
+
+def _group_ids(sorted_keys: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Per row: its group number in a key-sorted column; and each group's first row."""
+    changed = pc.not_equal(sorted_keys[1:], sorted_keys[:-1]).to_numpy(zero_copy_only=False)
+    is_start = np.concatenate([[True], changed]).astype(bool)
+    return np.cumsum(is_start) - 1, np.flatnonzero(is_start)
+
+
+def _present_mask(values: pa.Array) -> np.ndarray:
+    """True where a value is there: not null, and not an empty string."""
+    present = values.is_valid()
+    if pa.types.is_string(values.type):
+        present = pc.and_(present, pc.not_equal(values, "")).fill_null(False)
+    return present.to_numpy(zero_copy_only=False).astype(bool)
+
+
+def _first_per_group(group_of_item: np.ndarray, n_groups: int) -> np.ndarray:
+    """Index of the first item of every group (-1 when none), for items sorted by group."""
+    first = np.full(n_groups, -1, dtype=np.int64)
+    is_first = np.concatenate([[True], group_of_item[1:] != group_of_item[:-1]])
+    first[group_of_item[is_first]] = np.flatnonzero(is_first)
+    return first
+
+
+def _take_or_null(values: pa.Array, indices: np.ndarray) -> pa.Array:
+    return values.take(pa.array(indices, pa.int64(), mask=indices < 0))
+
+
+def _offsets(group_of_item: np.ndarray, n_groups: int) -> pa.Array:
+    counts = np.bincount(group_of_item, minlength=n_groups)
+    return pa.array(np.concatenate([[0], np.cumsum(counts)]), pa.int32())
+
+
+def _flatten(nested: pa.Array) -> tuple[np.ndarray, pa.Array | pa.StructArray]:
+    """Flatten a list or map column: (parent row per item, items). Maps give key/value structs."""
+    offsets = nested.offsets.to_numpy()
+    start, stop = int(offsets[0]), int(offsets[-1])
+    parents = np.repeat(np.arange(len(nested), dtype=np.int64), np.diff(offsets))
+    if isinstance(nested, pa.MapArray):
+        keys, items = nested.keys.slice(start, stop - start), nested.items.slice(start, stop - start)
+        return parents, pa.StructArray.from_arrays([keys, items], names=["key", "value"])
+    return parents, nested.values.slice(start, stop - start)
+
+
+def _keep_first_of_runs(group_of_item: np.ndarray, values: pa.Array) -> np.ndarray:
+    """Mask of items that start a run of equal (group, value) in a sorted sequence."""
+    if len(values) == 0:
+        return np.zeros(0, dtype=bool)
+    same_value = pc.equal(values[1:], values[:-1]).fill_null(False).to_numpy(zero_copy_only=False)
+    same = (group_of_item[1:] == group_of_item[:-1]) & same_value
+    return np.concatenate([[True], ~same])
+
+
+class _Merge:
+    """Per-column merges over rows sorted best-first within each contact_key."""
+
+    def __init__(self, ranked: pa.Table, group: np.ndarray, n_groups: int):
+        self.ranked, self.group, self.n_groups = ranked, group, n_groups
+
+    def first_valid(self, name: str, where_valid: str | None = None) -> pa.Array:
+        """The best-ranked present value of ``name`` (of the row where ``where_valid`` is present)."""
+        values = _column(self.ranked, name)
+        positions = np.flatnonzero(_present_mask(_column(self.ranked, where_valid or name)))
+        first = _first_per_group(self.group[positions], self.n_groups)
+        return _take_or_null(values, np.where(first >= 0, positions[np.maximum(first, 0)], -1))
+
+    def _items(self, name: str) -> tuple[np.ndarray, np.ndarray, pa.Array]:
+        """Present items of a scalar or list column: (group, rank position, value)."""
+        column = _column(self.ranked, name)
+        if pa.types.is_list(column.type):
+            positions, column = _flatten(column)
+        else:
+            positions = np.arange(len(column), dtype=np.int64)
+        present = _present_mask(column)
+        return self.group[positions[present]], positions[present], column.filter(present)
+
+    def distinct_list(self, name: str, primary: pa.Array | None = None) -> pa.Array:
+        """Distinct present values per group: the primary first, the rest sorted."""
+        group, _, values = self._items(name)
+        is_primary = np.zeros(len(values), dtype=bool)
+        if primary is not None and len(values):
+            is_primary = pc.equal(values, primary.take(pa.array(group))).fill_null(False)
+            is_primary = is_primary.to_numpy(zero_copy_only=False).astype(bool)
+        order = pc.sort_indices(
+            pa.table({"g": group, "secondary": ~is_primary, "v": values}),
+            sort_keys=[("g", "ascending"), ("secondary", "ascending"), ("v", "ascending")],
+        )
+        group, values = group[order.to_numpy()], values.take(order)
+        keep = _keep_first_of_runs(group, values)
+        return pa.ListArray.from_arrays(
+            _offsets(group[keep], self.n_groups), values.filter(pa.array(keep))
+        )
+
+    def push_tokens(self) -> pa.Array:
+        """One struct per distinct token, device details from its best-ranked row, by token."""
+        group, position, tokens = self._items("push_token")
+        order = pc.sort_indices(
+            pa.table({"g": group, "t": tokens, "rank": position}),
+            sort_keys=[("g", "ascending"), ("t", "ascending"), ("rank", "ascending")],
+        ).to_numpy()
+        group, position, tokens = group[order], position[order], tokens.take(pa.array(order))
+        keep = _keep_first_of_runs(group, tokens)
+        rows = pa.array(position[keep])
+        device = [_column(self.ranked, name).take(rows) for name in PUSH_DEVICE_FIELDS]
+        structs = pa.StructArray.from_arrays(
+            [tokens.filter(pa.array(keep)), *device], fields=list(PUSH_TOKEN_TYPE)
+        )
+        return pa.ListArray.from_arrays(_offsets(group[keep], self.n_groups), structs)
+
+    def fields_map(self) -> pa.Array:
+        """Additional fields merged per key: each key's best-ranked non-empty value."""
+        parents, pairs = _flatten(_column(self.ranked, "fields"))
+        present = _present_mask(pairs.field("value"))
+        group, position = self.group[parents[present]], parents[present]
+        keys, values = pairs.field("key").filter(present), pairs.field("value").filter(present)
+        order = pc.sort_indices(
+            pa.table({"g": group, "k": keys, "rank": position}),
+            sort_keys=[("g", "ascending"), ("k", "ascending"), ("rank", "ascending")],
+        )
+        group, keys, values = group[order.to_numpy()], keys.take(order), values.take(order)
+        keep = _keep_first_of_runs(group, keys)
+        kept = pa.array(keep)
+        return pa.MapArray.from_arrays(
+            _offsets(group[keep], self.n_groups), keys.filter(kept), values.filter(kept)
+        )
+
+    def lineage(self) -> pa.Array:
+        text = pc.binary_join_element_wise(
+            _column(self.ranked, SOURCE_FILE),
+            _column(self.ranked, SOURCE_ROW).cast(pa.string()),
+            ":",
+        )
+        return pa.ListArray.from_arrays(_offsets(self.group, self.n_groups), text)
+
+
+def _as_text(column: pa.Array) -> pa.Array:
+    """One string per card for content_hash; lists and maps joined with separators."""
+    kind = column.type
+    if pa.types.is_map(kind):
+        parents, pairs = _flatten(column)
+        pair_text = pc.binary_join_element_wise(
+            pairs.field("key"), pairs.field("value"), _PART_SEP
+        )
+        return _join_items(column, pair_text)
+    if pa.types.is_list(kind):
+        _, items = _flatten(column)
+        if pa.types.is_struct(items.type):
+            items = pc.binary_join_element_wise(
+                *items.flatten(), _PART_SEP, null_handling="replace", null_replacement=_NULL
+            )
+        return _join_items(column, items)
+    return column.cast(pa.string())
+
+
+def _join_items(column: pa.Array, item_text: pa.Array) -> pa.Array:
+    offsets = column.offsets.to_numpy()
+    rebased = pa.array(offsets - offsets[0], pa.int32(), mask=column.is_null().to_numpy(False))
+    return pc.binary_join(pa.ListArray.from_arrays(rebased, item_text), _LIST_SEP)

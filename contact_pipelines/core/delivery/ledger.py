@@ -1,0 +1,236 @@
+"""The delivery ledger: what each vendor last accepted, and a journal of batches.
+
+SQLAlchemy Core over SQLite (``sqlite:///path``) or PostgreSQL
+(``postgresql://`` or ``postgresql+psycopg2://``). Tables are created when
+missing. Reads and writes are bulk: ``IN`` lists and executemany in chunks.
+
+- ``delivery_ledger``: per (vendor, contact_key) the hash of the last payload
+  the vendor accepted, its contact id, the last outcome/error, the segments
+  and data fields last sent, and when.
+- ``delivery_batches``: per batch, its contacts and status (``in_flight`` while
+  sent but not recorded, then ``done``). A run killed mid-way leaves
+  ``in_flight`` rows; the next run closes them as ``abandoned`` and, since
+  their contacts' hashes never reached the ledger, sends exactly those again.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+CHUNK = 500  # rows per IN list / executemany statement
+SUCCESS_OUTCOMES = ("created", "updated")
+
+_metadata = sa.MetaData()
+
+contacts_table = sa.Table(
+    "delivery_ledger",
+    _metadata,
+    sa.Column("vendor", sa.String(32), primary_key=True),
+    sa.Column("contact_key", sa.String(64), primary_key=True),
+    sa.Column("payload_hash", sa.String(64)),  # last payload the vendor accepted
+    sa.Column("vendor_id", sa.String(128)),
+    sa.Column("last_outcome", sa.String(16), nullable=False),
+    sa.Column("last_error", sa.Text),
+    sa.Column("segments", sa.Text, nullable=False, default="[]"),  # JSON list
+    sa.Column("data_fields", sa.Text, nullable=False, default="[]"),  # JSON list
+    sa.Column("updated_at", sa.String(20), nullable=False),
+)
+
+batches_table = sa.Table(
+    "delivery_batches",
+    _metadata,
+    sa.Column("batch_id", sa.String(64), primary_key=True),
+    sa.Column("vendor", sa.String(32), nullable=False),
+    sa.Column("shard", sa.Integer, nullable=False),
+    sa.Column("run_id", sa.String(128), nullable=False),
+    sa.Column("contact_keys", sa.Text, nullable=False),  # JSON list
+    sa.Column("status", sa.String(16), nullable=False),  # in_flight | done | abandoned
+    sa.Column("vendor_ref", sa.String(128)),
+    sa.Column("created_at", sa.String(20), nullable=False),
+    sa.Column("updated_at", sa.String(20), nullable=False),
+    sa.Index("ix_delivery_batches_open", "vendor", "shard", "status"),
+)
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    contact_key: str
+    payload_hash: str | None
+    vendor_id: str | None
+    last_outcome: str
+    segments: list[str]
+    data_fields: list[str]
+
+    @property
+    def known_to_vendor(self) -> bool:
+        """The vendor accepted this contact at least once (so a re-send is an update)."""
+        return self.payload_hash is not None or self.vendor_id is not None
+
+
+@dataclass(frozen=True)
+class LedgerRecord:
+    """One contact's outcome to record."""
+
+    contact_key: str
+    outcome: str
+    payload_hash: str | None = None
+    vendor_id: str | None = None
+    error: str | None = None
+    segments: Sequence[str] = ()
+    data_fields: Sequence[str] = ()
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def normalise_url(url: str) -> str:
+    """Accept plain ``postgresql://`` and use psycopg2 for it."""
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        return "postgresql+psycopg2://" + url.split("://", 1)[1]
+    return url
+
+
+def _chunks(items: Sequence, size: int = CHUNK) -> Iterator[Sequence]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class Ledger:
+    """Per-vendor delivery state in SQL. Use from one thread at a time."""
+
+    def __init__(self, url: str):
+        self.url = normalise_url(url)
+        connect_args = {"timeout": 60} if self.url.startswith("sqlite") else {}
+        self.engine = sa.create_engine(self.url, connect_args=connect_args)
+        _metadata.create_all(self.engine)
+
+    def __repr__(self) -> str:
+        return f"Ledger({self.engine.url.render_as_string(hide_password=True)!r})"
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # --- contacts ----------------------------------------------------------
+
+    def entries(self, vendor: str, contact_keys: Iterable[str]) -> dict[str, LedgerEntry]:
+        """Ledger rows for these contacts (absent keys were never delivered)."""
+        t = contacts_table
+        keys = sorted(set(contact_keys))
+        found: dict[str, LedgerEntry] = {}
+        with self.engine.connect() as conn:
+            for chunk in _chunks(keys):
+                query = sa.select(t).where(t.c.vendor == vendor, t.c.contact_key.in_(chunk))
+                for row in conn.execute(query):
+                    found[row.contact_key] = LedgerEntry(
+                        row.contact_key,
+                        row.payload_hash,
+                        row.vendor_id,
+                        row.last_outcome,
+                        json.loads(row.segments or "[]"),
+                        json.loads(row.data_fields or "[]"),
+                    )
+        return found
+
+    def record(self, vendor: str, records: Sequence[LedgerRecord], batch_id: str | None = None) -> None:
+        """Upsert outcomes; a rejection keeps the last accepted hash, segments and id.
+        With ``batch_id`` the batch is marked done in the same transaction."""
+        now = utc_now()
+        accepted = [r for r in records if r.outcome != "rejected"]
+        rejected = [r for r in records if r.outcome == "rejected"]
+        with self.engine.begin() as conn:
+            self._upsert(conn, vendor, accepted, now, full=True)
+            self._upsert(conn, vendor, rejected, now, full=False)
+            if batch_id is not None:
+                self._set_batch_status(conn, [batch_id], "done", now)
+
+    def _upsert(self, conn, vendor: str, records: Sequence[LedgerRecord], now: str, full: bool) -> None:
+        if not records:
+            return
+        rows = [
+            {
+                "vendor": vendor,
+                "contact_key": r.contact_key,
+                "payload_hash": r.payload_hash,
+                "vendor_id": r.vendor_id,
+                "last_outcome": r.outcome,
+                "last_error": r.error,
+                "segments": json.dumps(list(r.segments)),
+                "data_fields": json.dumps(list(r.data_fields)),
+                "updated_at": now,
+            }
+            for r in records
+        ]
+        insert = self._insert(contacts_table)
+        excluded = insert.excluded
+        updates = {"last_outcome": excluded.last_outcome, "last_error": excluded.last_error, "updated_at": excluded.updated_at}
+        if full:
+            updates |= {
+                "payload_hash": excluded.payload_hash,
+                "vendor_id": sa.func.coalesce(excluded.vendor_id, contacts_table.c.vendor_id),
+                "segments": excluded.segments,
+                "data_fields": excluded.data_fields,
+            }
+        statement = insert.on_conflict_do_update(index_elements=["vendor", "contact_key"], set_=updates)
+        for chunk in _chunks(rows):
+            conn.execute(statement, list(chunk))
+
+    def _insert(self, table: sa.Table):
+        dialect = self.engine.dialect.name
+        if dialect == "postgresql":
+            return postgresql.insert(table)
+        if dialect == "sqlite":
+            return sqlite.insert(table)
+        raise ValueError(f"ledger supports SQLite and PostgreSQL, not {dialect}: use sqlite:/// or postgresql://")
+
+    # --- batch journal -----------------------------------------------------
+
+    def open_batch(self, vendor: str, shard: int, run_id: str, batch_id: str, contact_keys: Sequence[str]) -> None:
+        now = utc_now()
+        row = {
+            "batch_id": batch_id,
+            "vendor": vendor,
+            "shard": shard,
+            "run_id": run_id,
+            "contact_keys": json.dumps(list(contact_keys)),
+            "status": "in_flight",
+            "created_at": now,
+            "updated_at": now,
+        }
+        with self.engine.begin() as conn:
+            conn.execute(sa.insert(batches_table), [row])
+
+    def set_vendor_ref(self, batch_id: str, vendor_ref: str | None) -> None:
+        t = batches_table
+        with self.engine.begin() as conn:
+            conn.execute(sa.update(t).where(t.c.batch_id == batch_id).values(vendor_ref=vendor_ref, updated_at=utc_now()))
+
+    def in_flight(self, vendor: str, shard: int) -> list[dict]:
+        """Batches a previous run sent but never recorded: batch_id, run_id, contact_keys, vendor_ref."""
+        t = batches_table
+        query = sa.select(t).where(t.c.vendor == vendor, t.c.shard == shard, t.c.status == "in_flight")
+        with self.engine.connect() as conn:
+            return [
+                {
+                    "batch_id": row.batch_id,
+                    "run_id": row.run_id,
+                    "contact_keys": json.loads(row.contact_keys),
+                    "vendor_ref": row.vendor_ref,
+                }
+                for row in conn.execute(query)
+            ]
+
+    def abandon(self, batch_ids: Sequence[str]) -> None:
+        with self.engine.begin() as conn:
+            self._set_batch_status(conn, batch_ids, "abandoned", utc_now())
+
+    def _set_batch_status(self, conn, batch_ids: Sequence[str], status: str, now: str) -> None:
+        t = batches_table
+        for chunk in _chunks(list(batch_ids)):
+            conn.execute(sa.update(t).where(t.c.batch_id.in_(chunk)).values(status=status, updated_at=now))

@@ -1,0 +1,276 @@
+"""One function per pipeline stage: read inputs from the warehouse, call the core, write outputs.
+
+These are what the Dagster assets call (and what tests call without Dagster).
+Each returns a small stats object the asset turns into metadata. Stages read
+back only the columns they need and stream big tables chunk by chunk.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from contact_pipelines.core.cards import build_cards
+from contact_pipelines.core.config import PipelineConfig
+from contact_pipelines.core.fields import (
+    CARD_SCHEMA,
+    IDENTITY_SCHEMA,
+    MEMBERSHIP_SCHEMA,
+    RAW_META_COLUMNS,
+    REJECTED_SCHEMA,
+    SOURCE_FILE,
+    SOURCE_ROW,
+    VALIDATED_SCHEMA,
+)
+from contact_pipelines.core.identity import resolve_identities
+from contact_pipelines.core.mapping import resolve_columns
+from contact_pipelines.core.readers import ReadOptions, read_export
+from contact_pipelines.core.segments import compute_memberships
+from contact_pipelines.core.validate import validate_chunk
+from contact_pipelines.core.warehouse import UNPARTITIONED, Warehouse
+
+RAW, VALIDATED, REJECTED = "raw_contacts", "validated_contacts", "rejected_contacts"
+IDENTITY, CARDS, MEMBERSHIPS = "identity_graph", "contact_cards", "segment_memberships"
+DELIVERY_LOG = "delivery_log"
+ID_COLUMNS = [SOURCE_FILE, SOURCE_ROW, "external_id", "email", "phone", "push_token", "webpush_token"]
+
+
+@dataclass
+class IngestStats:
+    rows: int
+    chunks: int
+    format: str
+    encoding: str | None
+    delimiter: str | None
+    headers: list[str]
+    unmapped_headers: list[str]
+    row_defects: dict[str, int]
+    seconds: float
+    preview: pa.Table | None = None
+
+
+@dataclass
+class ValidateStats:
+    rows_in: int
+    rows_valid: int
+    rows_rejected: int
+    rejected_by_reason: dict[str, int]
+    warnings: dict[str, int]
+    seconds: float
+    preview: pa.Table | None = None
+
+
+@dataclass
+class IdentityStats:
+    rows: int
+    contacts: int
+    per_shard: dict[int, int]
+    generic_identifiers: list[str]
+    conflicts: int
+    seconds: float
+
+
+@dataclass
+class ShardStats:
+    rows: int
+    seconds: float
+    counts: dict[str, int] = field(default_factory=dict)
+    preview: pa.Table | None = None
+
+
+def ingest_file(
+    path: Path, partition_key: str, config: PipelineConfig, warehouse: Warehouse
+) -> IngestStats:
+    """Read one landed export into raw_contacts/<partition>.parquet, chunk by chunk."""
+    started = time.perf_counter()
+    source = config.source_for(path.name)
+    options = ReadOptions(
+        encoding=source.encoding, delimiter=source.delimiter, sheet=source.sheet,
+        display_name=path.name,
+    )
+    export = read_export(path, options)
+    info = export.info
+    rows, chunks, defects, preview = 0, 0, Counter(), None
+    schema = pa.schema(
+        [pa.field(h, pa.string()) for h in info.headers]
+        + [pa.field(SOURCE_FILE, pa.string()), pa.field(SOURCE_ROW, pa.int64()),
+           pa.field("row_defect", pa.string())]
+    )
+    with warehouse.writer(RAW, partition_key, schema) as writer:
+        for chunk in export.chunks():
+            chunk = chunk.select(schema.names).cast(schema)
+            writer.write_table(chunk)
+            rows += chunk.num_rows
+            chunks += 1
+            defects.update(v for v in chunk.column("row_defect").to_pylist() if v)
+            if preview is None:
+                preview = chunk.slice(0, 5)
+    mapping = resolve_columns(info.headers, source)
+    return IngestStats(
+        rows=rows, chunks=chunks, format=info.format, encoding=info.encoding,
+        delimiter=info.delimiter, headers=list(info.headers),
+        unmapped_headers=list(mapping.unmapped), row_defects=dict(defects),
+        seconds=time.perf_counter() - started, preview=preview,
+    )
+
+
+def validate_file(
+    file_name: str, partition_key: str, config: PipelineConfig, warehouse: Warehouse
+) -> ValidateStats:
+    """Map and normalise one raw partition into validated_contacts and rejected_contacts."""
+    started = time.perf_counter()
+    source = config.source_for(file_name)
+    raw_file = pq.ParquetFile(warehouse.path(RAW, partition_key), filesystem=warehouse.fs)
+    headers = [n for n in raw_file.schema_arrow.names if n not in RAW_META_COLUMNS]
+    mapping = resolve_columns(headers, source)
+    rows_in, rows_valid, reasons, warnings, preview = 0, 0, Counter(), Counter(), None
+    with (
+        warehouse.writer(VALIDATED, partition_key, VALIDATED_SCHEMA) as valid_writer,
+        warehouse.writer(REJECTED, partition_key, REJECTED_SCHEMA) as rejected_writer,
+    ):
+        for batch in raw_file.iter_batches(batch_size=100_000):
+            result = validate_chunk(pa.Table.from_batches([batch]), mapping, source)
+            valid_writer.write_table(result.valid.cast(VALIDATED_SCHEMA))
+            rejected_writer.write_table(result.rejected.cast(REJECTED_SCHEMA))
+            rows_in += batch.num_rows
+            rows_valid += result.valid.num_rows
+            reasons.update(result.rejected.column("reason").to_pylist())
+            warnings.update(result.warnings)
+            if preview is None and result.valid.num_rows:
+                preview = result.valid.slice(0, 5)
+    return ValidateStats(
+        rows_in=rows_in, rows_valid=rows_valid, rows_rejected=sum(reasons.values()),
+        rejected_by_reason=dict(reasons), warnings=dict(warnings),
+        seconds=time.perf_counter() - started, preview=preview,
+    )
+
+
+def resolve_base(
+    validated_partitions: list[str], config: PipelineConfig, warehouse: Warehouse
+) -> IdentityStats:
+    """Connect every validated row of the current files into people: identity_graph."""
+    started = time.perf_counter()
+    id_rows = warehouse.read_many(
+        VALIDATED, validated_partitions, columns=ID_COLUMNS, schema=VALIDATED_SCHEMA
+    )
+    result = resolve_identities(id_rows, config.shards, config.identity)
+    table = result.table.cast(IDENTITY_SCHEMA)
+    warehouse.write(IDENTITY, UNPARTITIONED, table)
+    shard_counts = table.group_by("shard").aggregate([("contact_key", "count_distinct")])
+    per_shard = dict(
+        zip(shard_counts["shard"].to_pylist(), shard_counts["contact_key_count_distinct"].to_pylist(), strict=True)
+    )
+    return IdentityStats(
+        rows=table.num_rows,
+        contacts=pc.count_distinct(table["contact_key"]).as_py() if table.num_rows else 0,
+        per_shard=per_shard, generic_identifiers=list(result.generic_identifiers),
+        conflicts=result.conflicts, seconds=time.perf_counter() - started,
+    )
+
+
+def build_shard_cards(
+    shard: int, validated_partitions: list[str], warehouse: Warehouse
+) -> ShardStats:
+    """Merge the rows of one shard's people into one contact card each."""
+    started = time.perf_counter()
+    identity = warehouse.read(IDENTITY, UNPARTITIONED, columns=None)
+    shard_ids = identity.filter(pc.equal(identity["shard"], shard))
+    files_in_shard = pc.unique(shard_ids[SOURCE_FILE])
+    rows = warehouse.read_many(
+        VALIDATED, validated_partitions, schema=VALIDATED_SCHEMA,
+        filter=pc.field(SOURCE_FILE).isin(files_in_shard),
+    )
+    rows = rows.join(shard_ids, keys=[SOURCE_FILE, SOURCE_ROW], join_type="inner")
+    cards = build_cards(rows).cast(CARD_SCHEMA) if rows.num_rows else CARD_SCHEMA.empty_table()
+    warehouse.write(CARDS, str(shard), cards)
+    return ShardStats(
+        rows=cards.num_rows, seconds=time.perf_counter() - started,
+        counts={"source_rows": rows.num_rows}, preview=cards.slice(0, 5),
+    )
+
+
+def build_shard_segments(
+    shard: int, config: PipelineConfig, warehouse: Warehouse, today: date | None = None
+) -> ShardStats:
+    """Who belongs to which segment, for one shard's cards."""
+    started = time.perf_counter()
+    cards = warehouse.read(CARDS, str(shard))
+    memberships = compute_memberships(cards, list(config.segments), today or date.today())
+    memberships = memberships.cast(MEMBERSHIP_SCHEMA)
+    warehouse.write(MEMBERSHIPS, str(shard), memberships)
+    per_segment = Counter(memberships["segment"].to_pylist())
+    return ShardStats(
+        rows=memberships.num_rows, seconds=time.perf_counter() - started,
+        counts=dict(per_segment), preview=memberships.slice(0, 5),
+    )
+
+
+def delivery_partition(vendor: str, shard: int, run_id: str) -> str:
+    return f"{vendor}-{shard}-{run_id}"
+
+
+def deliver_shard(
+    vendor: str,
+    shard: int,
+    config: PipelineConfig,
+    warehouse: Warehouse,
+    credentials,
+    ledger,
+    run_id: str,
+    dry_run: bool = False,
+    dry_run_dir: Path | None = None,
+    logger=None,
+):
+    """Send one shard's changed cards to one vendor; write its delivery_log partition."""
+    from contact_pipelines.core.delivery.sync import run_vendor_sync
+
+    cards = warehouse.read(CARDS, str(shard))
+    memberships = warehouse.read(MEMBERSHIPS, str(shard))
+    result = run_vendor_sync(
+        vendor, cards, memberships, config, credentials, ledger, run_id=run_id, shard=shard,
+        dry_run=dry_run, dry_run_dir=dry_run_dir, logger=logger,
+    )
+    if not dry_run:
+        warehouse.write(DELIVERY_LOG, delivery_partition(vendor, shard, run_id), result.log)
+    return result
+
+
+class LandedFileMissing(FileNotFoundError):
+    """The partition's file is no longer in the landing folder with that content."""
+
+
+def locate_landed_file(landing_dir: Path, partition_key: str, cache_path: Path | None = None):
+    """The landed file whose name and content give this partition key."""
+    from contact_pipelines.core.landing import partition_key_file_name, scan_landing
+
+    landed = scan_landing(landing_dir, cache_path=cache_path)
+    for landed_file in landed:
+        if landed_file.partition_key == partition_key:
+            return landed_file
+    name = partition_key_file_name(partition_key)
+    same_name = [f.partition_key for f in landed if f.name == name]
+    if same_name:
+        raise LandedFileMissing(
+            f"{name}: the landing folder now holds different content ({same_name[0]}) than "
+            f"partition {partition_key}; the newer version is its own partition, materialize that one"
+        )
+    raise LandedFileMissing(
+        f"{name}: not found in the landing folder {landing_dir}; land the file again to ingest it"
+    )
+
+
+def latest_partition_per_file(partition_keys: list[str]) -> list[str]:
+    """Of partition keys in the order they were added, the newest per file name."""
+    from contact_pipelines.core.landing import partition_key_file_name
+
+    latest: dict[str, str] = {}
+    for key in partition_keys:
+        latest[partition_key_file_name(key)] = key
+    return list(latest.values())

@@ -1,0 +1,283 @@
+"""What every vendor module shares: payload records, batch handles, outcomes,
+the contract check on payload keys, hashing and PII masking.
+
+A vendor module exposes ``build_payloads``, ``send_batch``, ``poll``,
+``verify_fields`` and ``make_session``, plus a few constants; the registry in
+``contact_pipelines.core.vendors`` lists them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import phonenumbers
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from contact_pipelines.core.delivery.retry import PollPolicy, VendorHttp
+
+NAME_MAX_CHARS = 40  # Reteno's documented limit; applied to every vendor's names
+ACCEPTED = "accepted"  # the vendor took the contact but did not say created or updated
+
+
+@dataclass(frozen=True)
+class ContactPayload:
+    """One card's payload for one vendor, or the reason it cannot be sent.
+
+    ``payload`` is None when ``error`` is set (the card is rejected locally).
+    ``segments`` are the vendor-relevant segments the payload carries; the
+    ledger keeps them so the next run knows which ones the person left.
+    """
+
+    contact_key: str
+    payload: dict | None
+    payload_hash: str | None = None
+    segments: tuple[str, ...] = ()
+    data_fields: tuple[str, ...] = ()  # fields set, for clearing vanished ones later
+    lookup: tuple[str, ...] = ()  # identifiers the vendor may echo back (lower-cased)
+    batch_group: Any = None  # payloads with different groups never share a batch
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class ContactOutcome:
+    outcome: str  # created | updated | rejected | accepted
+    vendor_id: str | None = None
+    error: str | None = None
+
+
+@dataclass
+class BatchHandle:
+    batch_id: str
+    vendor_ref: str | None  # asyncSessionId / importId / bulk _id
+    contact_keys: list[str]
+    lookup: dict[str, str]  # identifier (lower-cased) -> contact_key
+    outcomes: dict[str, ContactOutcome] = field(default_factory=dict)  # known at send time
+
+
+@dataclass
+class VendorSession:
+    """What a vendor call needs: HTTP client, the vendor's config, polling and webhook."""
+
+    http: VendorHttp
+    cfg: Any  # RetenoConfig | DotdigitalConfig | PushtechConfig
+    credentials: Any
+    poll: PollPolicy = field(default_factory=PollPolicy)
+    webhook: Any = None  # delivery.webhook.WebhookReceiver, Pushtech only
+
+    def close(self) -> None:
+        self.http.close()
+
+
+class PayloadContractError(ValueError):
+    """A payload holds a key or a null the vendor's contract does not allow."""
+
+
+# --- hashing ---------------------------------------------------------------
+
+
+def canonical_json(obj) -> str:
+    return json.dumps(obj, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def hash_payload(payload: Mapping) -> str:
+    return hashlib.sha256(canonical_json(payload).encode("utf-8")).hexdigest()
+
+
+# --- contract check --------------------------------------------------------
+
+# A schema maps each allowed key to None (a scalar or list of scalars), a nested
+# schema (an object) or a one-element list holding a schema (a list of objects).
+
+
+def contract_problems(obj: Mapping, schema: Mapping, path: str = "", nullable=()) -> list[str]:
+    """Keys outside the documented ones and nulls, each as 'path: problem'."""
+    problems = []
+    for key, value in obj.items():
+        where = f"{path}.{key}" if path else key
+        if key not in schema:
+            problems.append(f"{where}: undocumented key")
+            continue
+        if value is None:
+            if path not in nullable:
+                problems.append(f"{where}: null value (omit absent values)")
+            continue
+        sub = schema[key]
+        if isinstance(sub, Mapping) and isinstance(value, Mapping):
+            problems += contract_problems(value, sub, where, nullable)
+        elif isinstance(sub, list) and isinstance(value, list):
+            for i, item in enumerate(value):
+                problems += contract_problems(item, sub[0], f"{where}[{i}]", nullable)
+    return problems
+
+
+# --- reading cards ---------------------------------------------------------
+
+
+def card_rows(cards: pa.Table) -> list[dict]:
+    """Cards as Python dicts, with the ``fields`` map turned into a dict."""
+    rows = cards.to_pylist()
+    for row in rows:
+        row["fields"] = dict(row.get("fields") or ())
+    return rows
+
+
+def segments_by_contact(memberships: pa.Table) -> dict[str, list[str]]:
+    """contact_key -> sorted, distinct segment names."""
+    grouped: dict[str, set[str]] = defaultdict(set)
+    if memberships is not None and memberships.num_rows:
+        keys = memberships.column("contact_key").to_pylist()
+        names = memberships.column("segment").to_pylist()
+        for key, name in zip(keys, names, strict=True):
+            grouped[key].add(name)
+    return {key: sorted(names) for key, names in grouped.items()}
+
+
+def truncated_names(cards: pa.Table, column: str) -> list[str | None]:
+    """A name column cut to the vendor limit, vectorised."""
+    values = cards.column(column)
+    return pc.utf8_slice_codeunits(pc.utf8_trim_whitespace(values), 0, NAME_MAX_CHARS).to_pylist()
+
+
+# --- phones ----------------------------------------------------------------
+
+
+@lru_cache(maxsize=65536)
+def split_phone(e164: str) -> tuple[str, str] | None:
+    """('44', '7712345678') for '+447712345678'; None when not parseable."""
+    try:
+        parsed = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return None
+    return str(parsed.country_code), str(parsed.national_number)
+
+
+_MOBILE_CAPABLE = {"mobile", "fixed_line_or_mobile"}
+_NOT_MOBILE = {"fixed_line", "toll_free", "premium_rate", "shared_cost", "uan", "voicemail"}
+
+
+@lru_cache(maxsize=65536)
+def _phone_kind(e164: str) -> str:
+    try:
+        parsed = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return "unknown"
+    kind = phonenumbers.number_type(parsed)
+    if kind in (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE):
+        return "mobile"
+    return "other" if kind != phonenumbers.PhoneNumberType.UNKNOWN else "unknown"
+
+
+def can_receive_sms(e164: str, phone_type: str | None) -> bool:
+    """Mobile-capable by the card's phone_type, else by phonenumbers' own guess."""
+    if phone_type in _MOBILE_CAPABLE:
+        return True
+    if phone_type in _NOT_MOBILE:
+        return False
+    return _phone_kind(e164) != "other"
+
+
+def phone_digits(e164: str) -> str:
+    return e164.lstrip("+")
+
+
+# --- masking ---------------------------------------------------------------
+
+_EMAIL = re.compile(r"^([^@\s]{1,2})[^@\s]*@(.+)$")
+_PHONE = re.compile(r"^\+?\d{6,}$")
+
+
+def mask_value(value: str) -> str:
+    """j***@example.com, +38*******91: enough to recognise, not to contact."""
+    email = _EMAIL.match(value)
+    if email:
+        return f"{email.group(1)}***@{email.group(2)}"
+    if _PHONE.match(value):
+        return value[:3] + "*" * (len(value) - 5) + value[-2:]
+    return value
+
+
+def mask_pii(obj):
+    """A copy of a payload with every email- or phone-looking string masked."""
+    if isinstance(obj, dict):
+        return {key: mask_pii(value) for key, value in obj.items()}
+    if isinstance(obj, list):
+        return [mask_pii(item) for item in obj]
+    if isinstance(obj, str):
+        return mask_value(obj)
+    return obj
+
+
+def compact(obj: dict) -> dict:
+    """Drop None values and empty containers: absent values are omitted, not null."""
+    return {key: value for key, value in obj.items() if value is not None and value != [] and value != {}}
+
+
+def left_segments(previous: Iterable[str] | None, current: Iterable[str]) -> list[str]:
+    return sorted(set(previous or ()) - set(current))
+
+
+# --- sending helpers -------------------------------------------------------
+
+
+def poll_until_done(fetch, is_done, policy: PollPolicy, what: str):
+    """Call ``fetch()`` until ``is_done(result)``, backing off; TimeoutError after policy.timeout."""
+    import time
+
+    deadline = time.monotonic() + policy.timeout
+    interval = policy.initial_interval
+    while True:
+        result = fetch()
+        if is_done(result):
+            return result
+        if time.monotonic() + interval > deadline:
+            raise TimeoutError(
+                f"{what} still running after {policy.timeout:.0f} s; re-run the sync to resume"
+            )
+        time.sleep(interval)
+        interval = min(interval * 1.5, policy.max_interval)
+
+
+def finish_outcomes(handle: BatchHandle, found: dict[str, ContactOutcome]) -> dict[str, ContactOutcome]:
+    """Every contact of the batch gets one outcome: send-time rejects, then what the
+    vendor reported, else ``accepted`` (created vs updated is settled from the ledger)."""
+    outcomes = {}
+    for key in handle.contact_keys:
+        outcomes[key] = handle.outcomes.get(key) or found.get(key) or ContactOutcome(ACCEPTED)
+    return outcomes
+
+
+def match_contact(handle: BatchHandle, *identifiers) -> str | None:
+    """The contact_key a vendor echo refers to, by any identifier it carries."""
+    for value in identifiers:
+        if value is None:
+            continue
+        key = handle.lookup.get(str(value).strip().lower().lstrip("+"))
+        if key is not None:
+            return key
+    return None
+
+
+def lookup_values(*values) -> tuple[str, ...]:
+    return tuple(str(v).strip().lower().lstrip("+") for v in values if v)
+
+
+def reject_all(handle: BatchHandle, message: str) -> BatchHandle:
+    for key in handle.contact_keys:
+        handle.outcomes.setdefault(key, ContactOutcome("rejected", error=message))
+    return handle
+
+
+def new_handle(batch_id: str, payloads: list[ContactPayload]) -> BatchHandle:
+    lookup = {}
+    for item in payloads:
+        for value in item.lookup:
+            lookup.setdefault(value, item.contact_key)
+    return BatchHandle(batch_id, None, [p.contact_key for p in payloads], lookup)

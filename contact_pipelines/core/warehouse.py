@@ -1,0 +1,109 @@
+"""The warehouse: one Parquet file per asset partition, on any pyarrow filesystem.
+
+Layout: ``<root>/<asset>/<partition>.parquet``. ``root`` is a local folder
+(``data/warehouse`` by default) or a URL pyarrow understands (``s3://bucket/x``,
+``gs://...``). Writes go to a temporary name and are moved into place, so a
+reader never sees half a partition and a re-run replaces what the partition
+wrote before.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+
+UNPARTITIONED = "all"
+_SUFFIX = ".parquet"
+
+
+def _safe_partition(partition: str) -> str:
+    # partition keys are file names and shard numbers; keep them one path segment
+    return partition.replace("/", "_").replace("\\", "_")
+
+
+class Warehouse:
+    def __init__(self, root: str | Path):
+        root = str(root)
+        if "://" in root:
+            self.fs, self.root = pafs.FileSystem.from_uri(root)
+        else:
+            self.fs, self.root = pafs.LocalFileSystem(), str(Path(root).resolve())
+        self.uri = root
+
+    def __repr__(self) -> str:
+        return f"Warehouse({self.uri!r})"
+
+    def path(self, asset: str, partition: str = UNPARTITIONED) -> str:
+        return f"{self.root}/{asset}/{_safe_partition(partition)}{_SUFFIX}"
+
+    def exists(self, asset: str, partition: str = UNPARTITIONED) -> bool:
+        return self.fs.get_file_info(self.path(asset, partition)).type == pafs.FileType.File
+
+    def partitions(self, asset: str) -> list[str]:
+        selector = pafs.FileSelector(f"{self.root}/{asset}", allow_not_found=True)
+        names = [info.base_name for info in self.fs.get_file_info(selector)]
+        return sorted(n[: -len(_SUFFIX)] for n in names if n.endswith(_SUFFIX))
+
+    def write(self, asset: str, partition: str, table: pa.Table) -> str:
+        with self.writer(asset, partition, table.schema) as writer:
+            writer.write_table(table)
+        return self.path(asset, partition)
+
+    @contextlib.contextmanager
+    def writer(self, asset: str, partition: str, schema: pa.Schema) -> Iterator[pq.ParquetWriter]:
+        """Stream row groups into a partition; it appears only when the block succeeds."""
+        final_path = self.path(asset, partition)
+        tmp_path = f"{final_path}.{uuid.uuid4().hex}.tmp"
+        self.fs.create_dir(f"{self.root}/{asset}", recursive=True)
+        sink = self.fs.open_output_stream(tmp_path)
+        writer = pq.ParquetWriter(sink, schema, compression="zstd")
+        try:
+            yield writer
+            writer.close()
+            sink.close()
+            self.fs.move(tmp_path, final_path)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                writer.close()
+                sink.close()
+            with contextlib.suppress(Exception):
+                self.fs.delete_file(tmp_path)
+            raise
+
+    def read(
+        self, asset: str, partition: str = UNPARTITIONED, columns: list[str] | None = None
+    ) -> pa.Table:
+        return pq.read_table(self.path(asset, partition), columns=columns, filesystem=self.fs)
+
+    def read_many(
+        self,
+        asset: str,
+        partitions: list[str],
+        columns: list[str] | None = None,
+        schema: pa.Schema | None = None,
+        filter=None,
+    ) -> pa.Table:
+        """Read several partitions as one table (only the columns asked for)."""
+        paths = [self.path(asset, p) for p in partitions]
+        if not paths:
+            if schema is None:
+                raise ValueError(f"no partitions of {asset} to read")
+            empty = schema.empty_table()
+            return empty.select(columns) if columns else empty
+        dataset = ds.dataset(paths, format="parquet", filesystem=self.fs, schema=schema)
+        return dataset.to_table(columns=columns, filter=filter)
+
+    def delete(self, asset: str, partition: str = UNPARTITIONED) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.fs.delete_file(self.path(asset, partition))
+
+    def row_count(self, asset: str, partition: str = UNPARTITIONED) -> int:
+        with self.fs.open_input_file(self.path(asset, partition)) as handle:
+            return pq.ParquetFile(handle).metadata.num_rows

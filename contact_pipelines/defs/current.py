@@ -1,0 +1,16 @@
+"""Which validated partitions make up the base today: the newest content of every landed file."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from contact_pipelines.core import stages
+from contact_pipelines.core.warehouse import Warehouse
+from contact_pipelines.defs.partitions import landed_files
+
+
+def current_validated_partitions(instance: dg.DagsterInstance, warehouse: Warehouse) -> list[str]:
+    """Newest partition per file name that has been validated (a re-landed file supersedes the old)."""
+    added_in_order = instance.get_dynamic_partitions(landed_files.name)
+    validated = set(warehouse.partitions(stages.VALIDATED))
+    return stages.latest_partition_per_file([k for k in added_in_order if k in validated])
