@@ -10,6 +10,6 @@ from contact_pipelines.defs.resources import all_resources
 @dg.definitions
 def defs() -> dg.Definitions:
     return dg.Definitions.merge(
-        dg.load_from_defs_folder(project_root=Path(__file__).parent.parent),
+        dg.load_from_defs_folder(path_within_project=Path(__file__).parent),
         dg.Definitions(resources=all_resources()),
     )

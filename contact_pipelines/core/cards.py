@@ -55,11 +55,11 @@ SURVIVING_FIELDS = ("external_id", "email", "phone", *PROFILE_FIELDS, *CONSENT_F
 UNHASHED_COLUMNS = ("contact_key", "shard", "sources", "updated_at", "content_hash")
 
 RANK_ORDER = [
-    ("contact_key", "ascending"),
-    ("updated_at", "descending"),
-    ("source_priority", "descending"),
-    (SOURCE_FILE, "descending"),
-    (SOURCE_ROW, "descending"),
+    ("contact_key", "ascending", "at_end"),
+    ("updated_at", "descending", "at_end"),  # a null updated_at is the oldest
+    ("source_priority", "descending", "at_end"),
+    (SOURCE_FILE, "descending", "at_end"),
+    (SOURCE_ROW, "descending", "at_end"),
 ]
 
 # Separators for the text that content_hash digests: control characters that
@@ -72,7 +72,7 @@ def build_cards(rows: pa.Table) -> pa.Table:
     _require_columns(rows)
     if rows.num_rows == 0:
         return CARD_SCHEMA.empty_table()
-    ranked = rows.take(pc.sort_indices(rows, sort_keys=RANK_ORDER, null_placement="at_end"))
+    ranked = rows.take(pc.sort_indices(rows, sort_keys=RANK_ORDER))
     group, group_starts = _group_ids(_column(ranked, "contact_key"))
     merge = _Merge(ranked, group, len(group_starts))
 
@@ -91,14 +91,9 @@ def build_cards(rows: pa.Table) -> pa.Table:
     card["groups"] = merge.distinct_list("groups")
     card["fields"] = merge.fields_map()
     card["sources"] = merge.lineage()
-    card["content_hash"] = pa.nulls(len(group_starts), pa.string())
-    cards = pa.table([card[f.name] for f in CARD_SCHEMA], schema=CARD_SCHEMA.with_field(
-        CARD_SCHEMA.get_field_index("content_hash"), pa.field("content_hash", pa.string())
-    ))
-    hashes = content_hashes(cards)
-    return cards.set_column(
-        CARD_SCHEMA.get_field_index("content_hash"), CARD_SCHEMA.field("content_hash"), hashes
-    ).cast(CARD_SCHEMA)
+    body = pa.schema([f for f in CARD_SCHEMA if f.name != "content_hash"])
+    cards = pa.table([card[name] for name in body.names], schema=body)
+    return cards.append_column(CARD_SCHEMA.field("content_hash"), content_hashes(cards))
 
 
 def content_hashes(cards: pa.Table) -> pa.Array:
@@ -146,6 +141,8 @@ def _present_mask(values: pa.Array) -> np.ndarray:
 def _first_per_group(group_of_item: np.ndarray, n_groups: int) -> np.ndarray:
     """Index of the first item of every group (-1 when none), for items sorted by group."""
     first = np.full(n_groups, -1, dtype=np.int64)
+    if len(group_of_item) == 0:
+        return first
     is_first = np.concatenate([[True], group_of_item[1:] != group_of_item[:-1]])
     first[group_of_item[is_first]] = np.flatnonzero(is_first)
     return first
@@ -166,7 +163,10 @@ def _flatten(nested: pa.Array) -> tuple[np.ndarray, pa.Array | pa.StructArray]:
     start, stop = int(offsets[0]), int(offsets[-1])
     parents = np.repeat(np.arange(len(nested), dtype=np.int64), np.diff(offsets))
     if isinstance(nested, pa.MapArray):
-        keys, items = nested.keys.slice(start, stop - start), nested.items.slice(start, stop - start)
+        keys, items = (
+            nested.keys.slice(start, stop - start),
+            nested.items.slice(start, stop - start),
+        )
         return parents, pa.StructArray.from_arrays([keys, items], names=["key", "value"])
     return parents, nested.values.slice(start, stop - start)
 
@@ -191,7 +191,9 @@ class _Merge:
         values = _column(self.ranked, name)
         positions = np.flatnonzero(_present_mask(_column(self.ranked, where_valid or name)))
         first = _first_per_group(self.group[positions], self.n_groups)
-        return _take_or_null(values, np.where(first >= 0, positions[np.maximum(first, 0)], -1))
+        chosen = np.full(self.n_groups, -1, dtype=np.int64)
+        chosen[first >= 0] = positions[first[first >= 0]]
+        return _take_or_null(values, chosen)
 
     def _items(self, name: str) -> tuple[np.ndarray, np.ndarray, pa.Array]:
         """Present items of a scalar or list column: (group, rank position, value)."""
@@ -267,9 +269,7 @@ def _as_text(column: pa.Array) -> pa.Array:
     kind = column.type
     if pa.types.is_map(kind):
         parents, pairs = _flatten(column)
-        pair_text = pc.binary_join_element_wise(
-            pairs.field("key"), pairs.field("value"), _PART_SEP
-        )
+        pair_text = pc.binary_join_element_wise(pairs.field("key"), pairs.field("value"), _PART_SEP)
         return _join_items(column, pair_text)
     if pa.types.is_list(kind):
         _, items = _flatten(column)
@@ -283,5 +283,7 @@ def _as_text(column: pa.Array) -> pa.Array:
 
 def _join_items(column: pa.Array, item_text: pa.Array) -> pa.Array:
     offsets = column.offsets.to_numpy()
-    rebased = pa.array(offsets - offsets[0], pa.int32(), mask=column.is_null().to_numpy(False))
+    # a null offset marks a null list; the closing offset is never null
+    is_null = np.append(column.is_null().to_numpy(zero_copy_only=False), False)
+    rebased = pa.array(offsets - offsets[0], pa.int32(), mask=is_null)
     return pc.binary_join(pa.ListArray.from_arrays(rebased, item_text), _LIST_SEP)

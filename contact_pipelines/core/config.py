@@ -149,7 +149,9 @@ def load_config(path: str | os.PathLike | None = None) -> PipelineConfig:
     if not resolved.exists():
         if path is None and CONFIG_ENV_VAR not in os.environ:
             return PipelineConfig()  # no file at the default place: built-in defaults
-        raise ConfigError(f"config file {resolved} does not exist: pass --config or set {CONFIG_ENV_VAR}")
+        raise ConfigError(
+            f"config file {resolved} does not exist: pass --config or set {CONFIG_ENV_VAR}"
+        )
     try:
         data = yaml.safe_load(resolved.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:

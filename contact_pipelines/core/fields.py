@@ -85,7 +85,9 @@ VALIDATED_SCHEMA = pa.schema(
     [
         pa.field(SOURCE_FILE, _S, nullable=False),
         pa.field(SOURCE_ROW, pa.int64(), nullable=False),
-        pa.field("source_name", _S, nullable=False),  # config source name, "default" if none matched
+        pa.field(
+            "source_name", _S, nullable=False
+        ),  # config source name, "default" if none matched
         pa.field("source_priority", pa.int32(), nullable=False),
         *_string_fields(("external_id", "email", "phone")),
         pa.field("phone_type", _S),  # mobile, fixed_line, fixed_line_or_mobile, voip, ...

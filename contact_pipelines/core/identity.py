@@ -11,9 +11,9 @@ The rules, in order:
    ``webpush_token`` share one namespace) link rows, but only identifiers that
    are *linking*:
 
-   - not listed in ``IdentityConfig.ignore_identifiers`` (compared as written
-     and lower-cased; the list also applies to external ids, which are then
-     treated as absent), and
+   - not listed in ``IdentityConfig.ignore_identifiers`` (compared
+     case-insensitively; the list also applies to external ids, which are
+     then treated as absent), and
    - not *generic*: an identifier seen with more than
      ``max_people_per_identifier`` candidate people is a shop's own phone or
      ``test@test.com``. A candidate person is a distinct external id, or for a
@@ -59,11 +59,13 @@ import pyarrow.compute as pc
 
 from contact_pipelines.core.config import IdentityConfig
 from contact_pipelines.core.fields import IDENTITY_SCHEMA, SOURCE_FILE, SOURCE_ROW
+from contact_pipelines.core.mask import mask_email, mask_phone, mask_value
 
 # Weak identifier columns and the namespace (key prefix) each belongs to, strongest first.
 WEAK_COLUMNS = {"email": "e", "phone": "p", "push_token": "t", "webpush_token": "t"}
 _KIND_ORDER = ("e", "p", "t")
 _KIND_NAMES = {"e": "email", "p": "phone", "t": "push token"}
+_MASKERS = {"e": mask_email, "p": mask_phone, "t": lambda token: mask_value("push_token", token)}
 KEY_HEX_DIGITS = 16
 
 
@@ -131,8 +133,12 @@ def _require_columns(id_rows: pa.Table) -> None:
 
 
 def _ignore_set(ignore_identifiers: list[str]) -> pa.Array:
-    values = {value.strip() for value in ignore_identifiers if value.strip()}
-    return pa.array(sorted(values | {value.lower() for value in values}), pa.string())
+    """Lower-cased: values are matched case-insensitively (``N/A`` and ``n/a``)."""
+    return pa.array(sorted({value.strip().lower() for value in ignore_identifiers}), pa.string())
+
+
+def _is_ignored(values: pa.Array, ignored_values: pa.Array) -> pa.Array:
+    return pc.is_in(pc.utf8_lower(values), value_set=ignored_values)
 
 
 def _present(column: pa.ChunkedArray | pa.Array) -> pa.Array:
@@ -157,9 +163,7 @@ def _sorted_codes(values: pa.Array) -> tuple[np.ndarray, pa.Array]:
 
 def _encode_external_ids(column, ignored_values: pa.Array) -> tuple[np.ndarray, pa.Array]:
     values = _present(column)
-    values = pc.if_else(
-        pc.is_in(values, value_set=ignored_values), pa.scalar(None, pa.string()), values
-    )
+    values = pc.if_else(_is_ignored(values, ignored_values), pa.scalar(None, pa.string()), values)
     return _sorted_codes(values)
 
 
@@ -174,12 +178,14 @@ def _encode_weak_identifiers(id_rows: pa.Table, ignored_values: pa.Array) -> _We
         kind_codes, dictionary = _sorted_codes(stacked)
         kind_codes = np.where(kind_codes >= 0, kind_codes + offset, -1)
         for position, name in enumerate(columns):
-            codes[name] = kind_codes[position * id_rows.num_rows : (position + 1) * id_rows.num_rows]
+            codes[name] = kind_codes[
+                position * id_rows.num_rows : (position + 1) * id_rows.num_rows
+            ]
         dictionaries.append(dictionary)
         kinds.append(np.full(len(dictionary), kind))
         offset += len(dictionary)
     values = pa.concat_arrays(dictionaries)
-    ignored = pc.is_in(values, value_set=ignored_values).to_numpy(zero_copy_only=False)
+    ignored = _is_ignored(values, ignored_values).to_numpy(zero_copy_only=False)
     return _WeakIdentifiers(codes, values, np.concatenate(kinds), ignored.astype(bool))
 
 
@@ -205,9 +211,7 @@ def _candidate_person(ext_codes: np.ndarray, weak_codes: dict[str, np.ndarray]) 
     return candidate
 
 
-def _first_linking_identifier(
-    weak_codes: dict[str, np.ndarray], linking: np.ndarray
-) -> np.ndarray:
+def _first_linking_identifier(weak_codes: dict[str, np.ndarray], linking: np.ndarray) -> np.ndarray:
     """Per row: one of its linking identifier ids (the cluster representative), else -1."""
     first = None
     for codes in weak_codes.values():
@@ -329,13 +333,19 @@ def _contact_keys(
 ) -> tuple[pa.Array, np.ndarray]:
     people, row_to_person = np.unique(person, return_inverse=True)
     key_sources = _key_identifiers(people, id_rows, ext_values, weak)
-    digests = b"".join(
-        hashlib.blake2b(source.encode("utf-8"), digest_size=KEY_HEX_DIGITS // 2).digest()
-        for source in key_sources
-    )
-    keys = _fixed_width_strings(digests.hex(), len(people), KEY_HEX_DIGITS)
-    shard_per_person = np.frombuffer(digests, dtype=">u8") % np.uint64(shards)
+    keys, numbers = blake2b_hex(key_sources)
+    shard_per_person = numbers % np.uint64(shards)
     return keys.take(pa.array(row_to_person)), shard_per_person[row_to_person].astype(np.int32)
+
+
+def blake2b_hex(texts: list[str]) -> tuple[pa.Array, np.ndarray]:
+    """The 16-hex-digit blake2b digest of every text, and the same digests as uint64."""
+    digests = b"".join(
+        hashlib.blake2b(text.encode("utf-8"), digest_size=KEY_HEX_DIGITS // 2).digest()
+        for text in texts
+    )
+    hex_digits = _fixed_width_strings(digests.hex(), len(texts), KEY_HEX_DIGITS)
+    return hex_digits, np.frombuffer(digests, dtype=">u8").astype(np.uint64)
 
 
 def _key_identifiers(
@@ -348,7 +358,7 @@ def _key_identifiers(
     lone_rows = pa.array(people[~is_external & ~is_cluster] - n_ext - n_identifiers)
     cluster_ids = people[is_cluster] - n_ext
     lone_lineage = pc.binary_join_element_wise(
-        id_rows[SOURCE_FILE].take(lone_rows),
+        id_rows[SOURCE_FILE].take(lone_rows).cast(pa.string()),
         id_rows[SOURCE_ROW].take(lone_rows).cast(pa.string()),
         ":",
     )
@@ -383,17 +393,7 @@ def _describe_generic(
     ids = ids[np.argsort(-people_per_identifier[ids], kind="stable")]
     values = weak.values.take(pa.array(ids, pa.int64())).to_pylist()
     return [
-        f"{_KIND_NAMES[weak.kinds[i]]} {mask_identifier(value)} "
+        f"{_KIND_NAMES[weak.kinds[i]]} {_MASKERS[weak.kinds[i]](value)} "
         f"({people_per_identifier[i]} people; not used to link)"
         for i, value in zip(ids, values, strict=True)
     ]
-
-
-def mask_identifier(value: str) -> str:
-    """Mask an email, phone or token for logs: enough to recognise it, not to use it."""
-    if "@" in value:
-        local, _, domain = value.partition("@")
-        return f"{local[:1]}***@{domain}"
-    if value.startswith("+"):
-        return f"{value[:4]}***{value[-2:]}"
-    return f"{value[:4]}***"

@@ -147,7 +147,7 @@ _SYNONYMS: dict[str, tuple[str, ...]] = {
 
 # The last part of a dotted key in a mobile-token export (devices.0.token, ...)
 _DEVICE_KEYS: dict[str, tuple[str, ...]] = {
-    "push_token": ("token", "push token", "device token"),
+    "push_token": ("token", "push token", "device token", "mobilepush"),
     "push_app_id": ("app id", "application id"),
     "push_device_model": ("device model", "model"),
     "push_os": ("os", "platform"),

@@ -39,7 +39,15 @@ from contact_pipelines.core.warehouse import UNPARTITIONED, Warehouse
 RAW, VALIDATED, REJECTED = "raw_contacts", "validated_contacts", "rejected_contacts"
 IDENTITY, CARDS, MEMBERSHIPS = "identity_graph", "contact_cards", "segment_memberships"
 DELIVERY_LOG = "delivery_log"
-ID_COLUMNS = [SOURCE_FILE, SOURCE_ROW, "external_id", "email", "phone", "push_token", "webpush_token"]
+ID_COLUMNS = [
+    SOURCE_FILE,
+    SOURCE_ROW,
+    "external_id",
+    "email",
+    "phone",
+    "push_token",
+    "webpush_token",
+]
 
 
 @dataclass
@@ -92,7 +100,9 @@ def ingest_file(
     started = time.perf_counter()
     source = config.source_for(path.name)
     options = ReadOptions(
-        encoding=source.encoding, delimiter=source.delimiter, sheet=source.sheet,
+        encoding=source.encoding,
+        delimiter=source.delimiter,
+        sheet=source.sheet,
         display_name=path.name,
     )
     export = read_export(path, options)
@@ -100,8 +110,11 @@ def ingest_file(
     rows, chunks, defects, preview = 0, 0, Counter(), None
     schema = pa.schema(
         [pa.field(h, pa.string()) for h in info.headers]
-        + [pa.field(SOURCE_FILE, pa.string()), pa.field(SOURCE_ROW, pa.int64()),
-           pa.field("row_defect", pa.string())]
+        + [
+            pa.field(SOURCE_FILE, pa.string()),
+            pa.field(SOURCE_ROW, pa.int64()),
+            pa.field("row_defect", pa.string()),
+        ]
     )
     with warehouse.writer(RAW, partition_key, schema) as writer:
         for chunk in export.chunks():
@@ -114,10 +127,16 @@ def ingest_file(
                 preview = chunk.slice(0, 5)
     mapping = resolve_columns(info.headers, source)
     return IngestStats(
-        rows=rows, chunks=chunks, format=info.format, encoding=info.encoding,
-        delimiter=info.delimiter, headers=list(info.headers),
-        unmapped_headers=list(mapping.unmapped), row_defects=dict(defects),
-        seconds=time.perf_counter() - started, preview=preview,
+        rows=rows,
+        chunks=chunks,
+        format=info.format,
+        encoding=info.encoding,
+        delimiter=info.delimiter,
+        headers=list(info.headers),
+        unmapped_headers=list(mapping.unmapped),
+        row_defects=dict(defects),
+        seconds=time.perf_counter() - started,
+        preview=preview,
     )
 
 
@@ -146,9 +165,13 @@ def validate_file(
             if preview is None and result.valid.num_rows:
                 preview = result.valid.slice(0, 5)
     return ValidateStats(
-        rows_in=rows_in, rows_valid=rows_valid, rows_rejected=sum(reasons.values()),
-        rejected_by_reason=dict(reasons), warnings=dict(warnings),
-        seconds=time.perf_counter() - started, preview=preview,
+        rows_in=rows_in,
+        rows_valid=rows_valid,
+        rows_rejected=sum(reasons.values()),
+        rejected_by_reason=dict(reasons),
+        warnings=dict(warnings),
+        seconds=time.perf_counter() - started,
+        preview=preview,
     )
 
 
@@ -165,13 +188,19 @@ def resolve_base(
     warehouse.write(IDENTITY, UNPARTITIONED, table)
     shard_counts = table.group_by("shard").aggregate([("contact_key", "count_distinct")])
     per_shard = dict(
-        zip(shard_counts["shard"].to_pylist(), shard_counts["contact_key_count_distinct"].to_pylist(), strict=True)
+        zip(
+            shard_counts["shard"].to_pylist(),
+            shard_counts["contact_key_count_distinct"].to_pylist(),
+            strict=True,
+        )
     )
     return IdentityStats(
         rows=table.num_rows,
         contacts=pc.count_distinct(table["contact_key"]).as_py() if table.num_rows else 0,
-        per_shard=per_shard, generic_identifiers=list(result.generic_identifiers),
-        conflicts=result.conflicts, seconds=time.perf_counter() - started,
+        per_shard=per_shard,
+        generic_identifiers=list(result.generic_identifiers),
+        conflicts=result.conflicts,
+        seconds=time.perf_counter() - started,
     )
 
 
@@ -184,15 +213,19 @@ def build_shard_cards(
     shard_ids = identity.filter(pc.equal(identity["shard"], shard))
     files_in_shard = pc.unique(shard_ids[SOURCE_FILE])
     rows = warehouse.read_many(
-        VALIDATED, validated_partitions, schema=VALIDATED_SCHEMA,
+        VALIDATED,
+        validated_partitions,
+        schema=VALIDATED_SCHEMA,
         filter=pc.field(SOURCE_FILE).isin(files_in_shard),
     )
-    rows = rows.join(shard_ids, keys=[SOURCE_FILE, SOURCE_ROW], join_type="inner")
+    rows = _attach_identity(rows, shard_ids)
     cards = build_cards(rows).cast(CARD_SCHEMA) if rows.num_rows else CARD_SCHEMA.empty_table()
     warehouse.write(CARDS, str(shard), cards)
     return ShardStats(
-        rows=cards.num_rows, seconds=time.perf_counter() - started,
-        counts={"source_rows": rows.num_rows}, preview=cards.slice(0, 5),
+        rows=cards.num_rows,
+        seconds=time.perf_counter() - started,
+        counts={"source_rows": rows.num_rows},
+        preview=cards.slice(0, 5),
     )
 
 
@@ -207,8 +240,10 @@ def build_shard_segments(
     warehouse.write(MEMBERSHIPS, str(shard), memberships)
     per_segment = Counter(memberships["segment"].to_pylist())
     return ShardStats(
-        rows=memberships.num_rows, seconds=time.perf_counter() - started,
-        counts=dict(per_segment), preview=memberships.slice(0, 5),
+        rows=memberships.num_rows,
+        seconds=time.perf_counter() - started,
+        counts=dict(per_segment),
+        preview=memberships.slice(0, 5),
     )
 
 
@@ -234,8 +269,17 @@ def deliver_shard(
     cards = warehouse.read(CARDS, str(shard))
     memberships = warehouse.read(MEMBERSHIPS, str(shard))
     result = run_vendor_sync(
-        vendor, cards, memberships, config, credentials, ledger, run_id=run_id, shard=shard,
-        dry_run=dry_run, dry_run_dir=dry_run_dir, logger=logger,
+        vendor,
+        cards,
+        memberships,
+        config,
+        credentials,
+        ledger,
+        run_id=run_id,
+        shard=shard,
+        dry_run=dry_run,
+        dry_run_dir=dry_run_dir,
+        logger=logger,
     )
     if not dry_run:
         warehouse.write(DELIVERY_LOG, delivery_partition(vendor, shard, run_id), result.log)
@@ -274,3 +318,20 @@ def latest_partition_per_file(partition_keys: list[str]) -> list[str]:
     for key in partition_keys:
         latest[partition_key_file_name(key)] = key
     return list(latest.values())
+
+
+def _attach_identity(rows: pa.Table, identity: pa.Table) -> pa.Table:
+    """Rows of the shard with contact_key and shard joined on (source_file, source_row).
+
+    Arrow's hash join cannot carry list or map columns, so join only the keys with a
+    row index and take the full rows by that index.
+    """
+    keys = rows.select([SOURCE_FILE, SOURCE_ROW]).append_column(
+        "__row", pa.array(range(rows.num_rows), pa.int64())
+    )
+    joined = keys.join(identity, keys=[SOURCE_FILE, SOURCE_ROW], join_type="inner")
+    joined = joined.sort_by("__row")
+    taken = rows.take(joined["__row"])
+    return taken.append_column("contact_key", joined["contact_key"]).append_column(
+        "shard", joined["shard"]
+    )

@@ -25,7 +25,9 @@ def build_summary(
     sync_run_ids: list[str],
     vendors: tuple[str, ...],
 ) -> dict:
-    rejected = warehouse.read_many(REJECTED, file_partitions, columns=["reason"], schema=REJECTED_SCHEMA)
+    rejected = warehouse.read_many(
+        REJECTED, file_partitions, columns=["reason"], schema=REJECTED_SCHEMA
+    )
     return {
         "rows_read": sum(warehouse.row_count(RAW, p) for p in file_partitions),
         "rows_valid": sum(warehouse.row_count(VALIDATED, p) for p in file_partitions),
@@ -39,7 +41,10 @@ def build_summary(
 
 def _segment_counts(warehouse: Warehouse) -> dict[str, int]:
     memberships = warehouse.read_many(
-        MEMBERSHIPS, warehouse.partitions(MEMBERSHIPS), columns=["segment"], schema=MEMBERSHIP_SCHEMA
+        MEMBERSHIPS,
+        warehouse.partitions(MEMBERSHIPS),
+        columns=["segment"],
+        schema=MEMBERSHIP_SCHEMA,
     )
     return dict(sorted(Counter(memberships["segment"].to_pylist()).items()))
 
@@ -47,7 +52,8 @@ def _segment_counts(warehouse: Warehouse) -> dict[str, int]:
 def _vendor_counts(warehouse: Warehouse, vendor: str, run_ids: list[str]) -> dict[str, int]:
     wanted = {f"-{run_id}" for run_id in run_ids}
     partitions = [
-        p for p in warehouse.partitions(DELIVERY_LOG)
+        p
+        for p in warehouse.partitions(DELIVERY_LOG)
         if p.startswith(f"{vendor}-") and any(p.endswith(suffix) for suffix in wanted)
     ]
     log = warehouse.read_many(

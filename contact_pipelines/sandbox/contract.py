@@ -19,10 +19,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 import phonenumbers
+from phonenumbers import PhoneMetadata
 
 Check = Callable[[Any, Any], None]
 
@@ -173,19 +174,35 @@ def is_valid_email(value: str) -> bool:
     return len(value) <= 254 and value.find("@") <= 64 and _EMAIL.fullmatch(value) is not None
 
 
-@lru_cache(maxsize=65536)
 def is_valid_phone(international: str) -> bool:
-    """``international`` is ``+`` and digits. A trunk prefix kept after the country code
-    (``+4407712...``) is rejected: phonenumbers would silently drop it, we compare instead."""
-    if not international.startswith("+") or not international[1:].isdigit():
+    """``international`` is ``+`` and digits, checked against libphonenumber's general
+    pattern for the calling code's regions.
+
+    Catches what clients get wrong (a missing or wrong country code, a trunk prefix kept
+    after it as in ``+4407712...``, wrong lengths) at ~2 us a number: the full
+    ``is_valid_number`` costs ~30 us, too much for 1M-contact benchmarks.
+    """
+    digits = international[1:]
+    if not international.startswith("+") or not digits.isdigit() or len(digits) > 15:
         return False
-    try:
-        parsed = phonenumbers.parse(international, None)
-    except phonenumbers.NumberParseException:
-        return False
-    if not phonenumbers.is_valid_number(parsed):
-        return False
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164) == international
+    # Calling codes are prefix-free: at most one of the 1-, 2- and 3-digit prefixes is one.
+    for size in (1, 2, 3):
+        patterns = _national_patterns(int(digits[:size]))
+        if patterns:
+            national = digits[size:]
+            return any(pattern.fullmatch(national) for pattern in patterns)
+    return False
+
+
+@cache
+def _national_patterns(calling_code: int) -> tuple[re.Pattern[str], ...]:
+    patterns = []
+    for region in phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(calling_code, ()):
+        metadata = PhoneMetadata.metadata_for_region_or_calling_code(calling_code, region)
+        general = metadata.general_desc if metadata else None
+        if general is not None and general.national_number_pattern:
+            patterns.append(re.compile(general.national_number_pattern))
+    return tuple(patterns)
 
 
 def is_iso_datetime(value: str) -> bool:

@@ -52,7 +52,9 @@ CHANNEL_PROPERTIES = obj(
                 "status": one_of("subscribed", "unsubscribed", "suppressed"),
             }
         ),
-        "sms": obj({"status": one_of("noSubscription", "subscribed", "unsubscribed", "suppressed")}),
+        "sms": obj(
+            {"status": one_of("noSubscription", "subscribed", "unsubscribed", "suppressed")}
+        ),
     }
 )
 CONTACT = obj(
@@ -173,7 +175,9 @@ class Dotdigital(Vendor):
 
     def authenticate(self, request: Request) -> Reply | None:
         if basic_credentials(request.headers.get("Authorization")) != self._credentials:
-            return self.error(401, "Unauthorized: use HTTP Basic auth with the API user's email and password")
+            return self.error(
+                401, "Unauthorized: use HTTP Basic auth with the API user's email and password"
+            )
         return None
 
     # ---- imports ---------------------------------------------------------------
@@ -377,7 +381,9 @@ class Dotdigital(Vendor):
                     **record,
                     "identifiers": dict(record["identifiers"]),
                     "dataFields": dict(record["dataFields"]),
-                    "channelProperties": {k: dict(v) for k, v in record["channelProperties"].items()},
+                    "channelProperties": {
+                        k: dict(v) for k, v in record["channelProperties"].items()
+                    },
                     "lists": list(record["lists"]),
                     "preferences": [dict(p) for p in record["preferences"]],
                     "consentRecords": [dict(c) for c in record["consentRecords"]],
@@ -397,9 +403,13 @@ class Dotdigital(Vendor):
 
     def seed_fields(self, fields: Any) -> None:
         """A list of names (String fields) or a mapping of name to type."""
-        items = fields.items() if isinstance(fields, dict) else ((name, "String") for name in fields)
+        items = (
+            fields.items() if isinstance(fields, dict) else ((name, "String") for name in fields)
+        )
         with self.lock:
             for name, field_type in items:
                 if field_type not in DATA_FIELD_TYPES:
-                    raise ValueError(f"data field type {field_type!r} is not one of {DATA_FIELD_TYPES}")
+                    raise ValueError(
+                        f"data field type {field_type!r} is not one of {DATA_FIELD_TYPES}"
+                    )
                 self._add_field(name, field_type)

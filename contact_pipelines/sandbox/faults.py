@@ -57,9 +57,10 @@ class FaultSpec:
 
     def _check_probabilities(self) -> None:
         chances = self._chances()
-        if any(not 0.0 <= chance <= 1.0 for _, chance in chances) or sum(
-            chance for _, chance in chances
-        ) > 1.0:
+        if (
+            any(not 0.0 <= chance <= 1.0 for _, chance in chances)
+            or sum(chance for _, chance in chances) > 1.0
+        ):
             raise ValueError(f"fault probabilities must be in 0..1 and sum to at most 1: {self}")
 
     def _chances(self) -> list[tuple[Fault, float]]:
@@ -73,7 +74,9 @@ class FaultSpec:
 
     def __str__(self) -> str:
         names = {"rate_limited": "429", "server_error": "5xx"}
-        return ",".join(f"{names.get(f.name, f.name)}:{getattr(self, f.name):g}" for f in fields(self))
+        return ",".join(
+            f"{names.get(f.name, f.name)}:{getattr(self, f.name):g}" for f in fields(self)
+        )
 
 
 class FaultInjector:

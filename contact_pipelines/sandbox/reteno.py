@@ -105,7 +105,9 @@ BULK = obj(
 
 
 def _key(kind: str, value: str) -> str:
-    """Index form of an identifier: phones match with or without their +."""
+    """Index form of an identifier: phones match with or without their +, emails in any case."""
+    if kind == "email":
+        return value.lower()
     return value.removeprefix("+") if kind in PHONE_CHANNELS else value
 
 
@@ -300,9 +302,13 @@ class Reteno(Vendor):
             return f"field:{field_id}", values[0] if values else None
         return dedupe_on, None  # "id" and "externalCustomerId" need an externalCustomerId here
 
-    def _upsert(self, contact: dict, identity: tuple[str, str | None], options: dict) -> tuple[int, bool]:
+    def _upsert(
+        self, contact: dict, identity: tuple[str, str | None], options: dict
+    ) -> tuple[int, bool]:
         kind, value = identity
-        candidates = set() if value is None else self.index.get(kind, {}).get(_key(kind, value), set())
+        candidates = (
+            set() if value is None else self.index.get(kind, {}).get(_key(kind, value), set())
+        )
         if candidates:
             contact_id = max(candidates, key=lambda cid: self.records[cid]["_updated"])
             record, created = self.records[contact_id], False

@@ -92,6 +92,9 @@ class Vendor:
     def not_found(self, path: str) -> Reply:
         return self.error(404, f"no route {path} at {self.name}")
 
+    def too_many_imports(self) -> Reply:
+        return self.error(429, "too many active imports; wait for one to finish")
+
     def unsupported_media(self) -> Reply:
         return self.error(415, "Content-Type must be application/json")
 

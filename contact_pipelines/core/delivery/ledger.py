@@ -138,7 +138,9 @@ class Ledger:
                     )
         return found
 
-    def record(self, vendor: str, records: Sequence[LedgerRecord], batch_id: str | None = None) -> None:
+    def record(
+        self, vendor: str, records: Sequence[LedgerRecord], batch_id: str | None = None
+    ) -> None:
         """Upsert outcomes; a rejection keeps the last accepted hash, segments and id.
         With ``batch_id`` the batch is marked done in the same transaction."""
         now = utc_now()
@@ -150,7 +152,9 @@ class Ledger:
             if batch_id is not None:
                 self._set_batch_status(conn, [batch_id], "done", now)
 
-    def _upsert(self, conn, vendor: str, records: Sequence[LedgerRecord], now: str, full: bool) -> None:
+    def _upsert(
+        self, conn, vendor: str, records: Sequence[LedgerRecord], now: str, full: bool
+    ) -> None:
         if not records:
             return
         rows = [
@@ -169,7 +173,11 @@ class Ledger:
         ]
         insert = self._insert(contacts_table)
         excluded = insert.excluded
-        updates = {"last_outcome": excluded.last_outcome, "last_error": excluded.last_error, "updated_at": excluded.updated_at}
+        updates = {
+            "last_outcome": excluded.last_outcome,
+            "last_error": excluded.last_error,
+            "updated_at": excluded.updated_at,
+        }
         if full:
             updates |= {
                 "payload_hash": excluded.payload_hash,
@@ -177,7 +185,9 @@ class Ledger:
                 "segments": excluded.segments,
                 "data_fields": excluded.data_fields,
             }
-        statement = insert.on_conflict_do_update(index_elements=["vendor", "contact_key"], set_=updates)
+        statement = insert.on_conflict_do_update(
+            index_elements=["vendor", "contact_key"], set_=updates
+        )
         for chunk in _chunks(rows):
             conn.execute(statement, list(chunk))
 
@@ -187,11 +197,15 @@ class Ledger:
             return postgresql.insert(table)
         if dialect == "sqlite":
             return sqlite.insert(table)
-        raise ValueError(f"ledger supports SQLite and PostgreSQL, not {dialect}: use sqlite:/// or postgresql://")
+        raise ValueError(
+            f"ledger supports SQLite and PostgreSQL, not {dialect}: use sqlite:/// or postgresql://"
+        )
 
     # --- batch journal -----------------------------------------------------
 
-    def open_batch(self, vendor: str, shard: int, run_id: str, batch_id: str, contact_keys: Sequence[str]) -> None:
+    def open_batch(
+        self, vendor: str, shard: int, run_id: str, batch_id: str, contact_keys: Sequence[str]
+    ) -> None:
         now = utc_now()
         row = {
             "batch_id": batch_id,
@@ -209,12 +223,18 @@ class Ledger:
     def set_vendor_ref(self, batch_id: str, vendor_ref: str | None) -> None:
         t = batches_table
         with self.engine.begin() as conn:
-            conn.execute(sa.update(t).where(t.c.batch_id == batch_id).values(vendor_ref=vendor_ref, updated_at=utc_now()))
+            conn.execute(
+                sa.update(t)
+                .where(t.c.batch_id == batch_id)
+                .values(vendor_ref=vendor_ref, updated_at=utc_now())
+            )
 
     def in_flight(self, vendor: str, shard: int) -> list[dict]:
         """Batches a previous run sent but never recorded: batch_id, run_id, contact_keys, vendor_ref."""
         t = batches_table
-        query = sa.select(t).where(t.c.vendor == vendor, t.c.shard == shard, t.c.status == "in_flight")
+        query = sa.select(t).where(
+            t.c.vendor == vendor, t.c.shard == shard, t.c.status == "in_flight"
+        )
         with self.engine.connect() as conn:
             return [
                 {
@@ -233,4 +253,6 @@ class Ledger:
     def _set_batch_status(self, conn, batch_ids: Sequence[str], status: str, now: str) -> None:
         t = batches_table
         for chunk in _chunks(list(batch_ids)):
-            conn.execute(sa.update(t).where(t.c.batch_id.in_(chunk)).values(status=status, updated_at=now))
+            conn.execute(
+                sa.update(t).where(t.c.batch_id.in_(chunk)).values(status=status, updated_at=now)
+            )

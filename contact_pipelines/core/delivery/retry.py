@@ -170,7 +170,8 @@ class VendorHttp:
         retrying = Retrying(
             retry=retry_if_exception(_is_retryable),
             wait=wait,
-            stop=stop_after_attempt(policy.max_attempts) | stop_after_delay(policy.max_total_seconds),
+            stop=stop_after_attempt(policy.max_attempts)
+            | stop_after_delay(policy.max_total_seconds),
             before_sleep=before_sleep,
             reraise=True,
         )

@@ -20,7 +20,9 @@ from contact_pipelines.core.normalize import Normalized, clean_strings, lookup_n
 
 def _table(groups: dict[Any, str]) -> dict[str, Any]:
     """{value: "alias alias ..."} written compactly -> {folded alias: value}."""
-    return {alias.lower(): value for value, aliases in groups.items() for alias in aliases.split("|")}
+    return {
+        alias.lower(): value for value, aliases in groups.items() for alias in aliases.split("|")
+    }
 
 
 GENDERS = _table(
@@ -113,7 +115,7 @@ def country_codes() -> dict[str, str]:
 
 
 def normalize_gender(values: Any) -> Normalized:
-    """"male" or "female"; anything else dropped with ``invalid_gender``."""
+    """ "male" or "female"; anything else dropped with ``invalid_gender``."""
     return lookup_normalized(values, GENDERS, pa.string(), "gender")
 
 

@@ -64,10 +64,12 @@ def normalize_dates(
 ) -> Normalized:
     """Parse a column of dates; ``kind`` picks the output shape."""
     cleaned = clean_strings(values)
+    # exports repeat dates a lot: parse each distinct value once, then spread back
+    encoded = pc.dictionary_encode(cleaned)
     # a birth date keeps its own calendar day: "1990-01-02T00:00+02:00" is the 2nd
-    parsed = parse_timestamps(cleaned, date_order, apply_offsets=kind == "timestamp")
+    parsed = parse_timestamps(encoded.dictionary, date_order, apply_offsets=kind == "timestamp")
     parsed = _plausible(parsed, kind, today or dt.datetime.now(dt.UTC).date())
-    texts = pc.strftime(parsed, format=_OUTPUT_FORMAT[kind])
+    texts = pc.take(pc.strftime(parsed, format=_OUTPUT_FORMAT[kind]), encoded.indices)
     present = present_mask(cleaned)
     valid = pc.is_valid(texts)
     warnings = warning_where(pc.and_(present, pc.invert(valid)), f"invalid_{field}")

@@ -65,7 +65,9 @@ def normalize_emails(values: Any) -> Normalized:
     valid = pc.is_valid(emails)
     warnings = first_warning(
         warning_where(pc.and_(present, pc.invert(valid)), "invalid_email"),
-        warning_where(pc.is_in(_domains(emails), pa.array(sorted(TYPO_DOMAINS))), "email_typo_domain"),
+        warning_where(
+            pc.is_in(_domains(emails), pa.array(sorted(TYPO_DOMAINS))), "email_typo_domain"
+        ),
         warning_where(
             pc.is_in(_local_parts(emails), pa.array(sorted(ROLE_LOCAL_PARTS))), "email_role_account"
         ),

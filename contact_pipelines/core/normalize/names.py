@@ -56,7 +56,10 @@ def split_groups(values: Any) -> pa.ListArray:
     cleaned = clean_strings(values)
     pieces = pc.split_pattern_regex(cleaned, _GROUP_SEPARATORS)
     pairs = pd.DataFrame(
-        {"row": pc.list_parent_indices(pieces).to_numpy(), "name": clean_strings(pc.list_flatten(pieces))}
+        {
+            "row": pc.list_parent_indices(pieces).to_numpy(),
+            "name": clean_strings(pc.list_flatten(pieces)),
+        }
     )
     # drop_duplicates keeps the first occurrence, so the source's order survives
     pairs = pairs.dropna().drop_duplicates()
@@ -65,4 +68,6 @@ def split_groups(values: Any) -> pa.ListArray:
     counts = np.bincount(rows, minlength=len(cleaned))
     offsets = pa.array(np.concatenate([[0], np.cumsum(counts)]), pa.int32())
     lists = pa.ListArray.from_arrays(offsets, names)
-    return pc.if_else(pc.greater(pa.array(counts), 0), lists, pa.scalar(None, pa.list_(pa.string())))
+    return pc.if_else(
+        pc.greater(pa.array(counts), 0), lists, pa.scalar(None, pa.list_(pa.string()))
+    )

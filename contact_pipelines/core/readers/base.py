@@ -87,6 +87,14 @@ def _blank_to_null(values: pa.Array) -> pa.Array:
     return pc.if_else(pc.equal(values, ""), pa.scalar(None, pa.string()), values)
 
 
+def _as_string_array(column) -> pa.Array:
+    if isinstance(column, pa.ChunkedArray):
+        return column.combine_chunks()
+    if isinstance(column, pa.Array):
+        return column
+    return pa.array(column, type=pa.string())
+
+
 def build_raw_table(
     headers: Sequence[str],
     columns: Sequence[Sequence[str | None]],
@@ -96,7 +104,7 @@ def build_raw_table(
 ) -> pa.Table:
     """One raw chunk from column-wise values; empty strings become null."""
     row_count = len(source_rows)
-    arrays = [_blank_to_null(pa.array(column, type=pa.string())) for column in columns]
+    arrays = [_blank_to_null(_as_string_array(column)) for column in columns]
     arrays.append(pa.array([source_file] * row_count, type=pa.string()))
     arrays.append(pa.array(source_rows, type=pa.int64()))
     if row_defects is None:

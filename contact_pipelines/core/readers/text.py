@@ -1,11 +1,12 @@
 """CSV/TXT exports: encoding detection, delimiter sniffing, streamed parsing.
 
-Parsing uses Python's ``csv`` module over a decoding stream rather than
-pyarrow's CSV reader: pyarrow drops ragged rows' values and cannot tell the
-physical line a record starts on, and both are part of the contract
-(``row_defect`` rows are kept; ``source_row`` is the record's first line).
-The stream is decoded on the fly and cut into ``chunk_rows`` tables, so a file
-larger than memory goes through.
+The file is decoded on the fly (transcoded to UTF-8 for pyarrow) and cut into
+blocks of ``chunk_rows`` lines, so a file larger than memory goes through.
+pyarrow parses a block when every line is one record; the ``csv`` module
+takes blocks with quoted multi-line values or ragged rows, because pyarrow
+cannot say which line a record starts on and drops a ragged row's values,
+and both are part of the contract (``source_row`` is the record's first
+physical line; ragged rows are kept with a ``row_defect``).
 """
 
 from __future__ import annotations
@@ -13,9 +14,14 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import itertools
 from collections.abc import Iterator
 
 import charset_normalizer
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
 
 from contact_pipelines.core.readers.base import (
     TOO_FEW_COLUMNS,
@@ -66,7 +72,7 @@ def read_text(source: ExportSource, options: ReadOptions) -> RawExport:
     )
 
     def chunks() -> Iterator:
-        yield from _read_chunks(source, codec, info, options.chunk_rows)
+        yield from _read_chunks(source, codec, info, len(raw_headers), options.chunk_rows)
 
     return RawExport(info, chunks)
 
@@ -105,11 +111,32 @@ def detect_encoding(sample: bytes) -> tuple[str, str]:
         return "utf-8", "utf-8"
     except UnicodeDecodeError:
         pass
-    best = charset_normalizer.from_bytes(sample, cp_isolation=["cp1251", "cp1252"]).best()
-    guess = best.encoding if best is not None else "cp1252"
+    guess = _cyrillic_or_western(sample)
     if guess == "cp1252" and not _decodes(sample, "cp1252"):
         return "latin-1", "latin-1"  # bytes cp1252 leaves undefined: only latin-1 maps every byte
     return guess, guess
+
+
+def _cyrillic_or_western(sample: bytes) -> str:
+    """cp1251 or cp1252 for non-UTF-8 bytes.
+
+    Cyrillic words in cp1251 are runs of high bytes, while accented letters in
+    cp1252 sit alone between ASCII letters: that settles clear cases, even in
+    a short sample where statistics (charset-normalizer) are unsure.
+    """
+    high = np.frombuffer(sample, dtype=np.uint8) >= 0x80
+    if high.sum() == 0:
+        return "cp1252"
+    neighbour = np.zeros_like(high)
+    neighbour[1:] |= high[:-1]
+    neighbour[:-1] |= high[1:]
+    in_runs = float((high & neighbour).sum() / high.sum())
+    if in_runs >= 0.6:
+        return "cp1251"
+    if in_runs <= 0.3:
+        return "cp1252"
+    best = charset_normalizer.from_bytes(sample, cp_isolation=["cp1251", "cp1252"]).best()
+    return best.encoding if best is not None else "cp1252"
 
 
 def _decodes(sample: bytes, codec: str) -> bool:
@@ -190,57 +217,153 @@ def _header_and_data(sample_text: str, delimiter: str) -> tuple[int | None, list
 
 
 # --- rows -------------------------------------------------------------------
+#
+# The stream is cut into blocks of ``chunk_rows`` physical lines. A block in
+# which every line holds an even number of quotes cannot contain a record
+# spanning lines, so each kept line is one record and its number is known:
+# pyarrow parses it (vectorised). Any other block, or one pyarrow rejects
+# (ragged rows), goes through the ``csv`` module, which may read past the
+# block's end to finish a quoted multi-line record.
 
 
-def _read_chunks(source: ExportSource, codec: str, info: ExportInfo, chunk_rows: int) -> Iterator:
-    width = len(info.headers)
+def _read_chunks(
+    source: ExportSource, codec: str, info: ExportInfo, raw_width: int, chunk_rows: int
+) -> Iterator[pa.Table]:
     with source.open() as binary:
-        text = io.TextIOWrapper(binary, encoding=codec, errors="strict", newline="")
-        reader = csv.reader(text, delimiter=info.delimiter or ",", strict=False)
-        records = _numbered_records(reader, source.name)
-        next(records)  # the header row, already parsed
-        rows, lines, defects = [], [], []
-        for line, record in records:
-            defect = None
-            if len(record) != width:
-                record, defect = fit_record(record, width)
-            rows.append(record)
-            lines.append(line)
-            defects.append(defect)
-            if len(rows) >= chunk_rows:
-                yield _chunk(info, source.name, rows, lines, defects)
-                rows, lines, defects = [], [], []
-        if rows:
-            yield _chunk(info, source.name, rows, lines, defects)
+        lines = iter(io.TextIOWrapper(binary, encoding=codec, errors="strict", newline=""))
+        try:
+            lines_done = _skip_header(lines, info.delimiter or ",")
+            while block := list(itertools.islice(lines, chunk_rows)):
+                table = _parse_block_fast(block, lines_done, info, raw_width, source.name)
+                if table is None:
+                    table, used = _parse_block_csv(block, lines, lines_done, info, source.name)
+                    lines_done += used
+                else:
+                    lines_done += len(block)
+                if table.num_rows:
+                    yield table
+        except UnicodeDecodeError as exc:
+            raise ExportReadError(
+                source.name,
+                _first_undecodable_line(source, codec),  # the decoder reads ahead of the parser
+                f"the text is not valid {exc.encoding} ({exc.reason})",
+                ENCODING_FIX,
+            ) from exc
 
 
-def _numbered_records(reader, name: str) -> Iterator[tuple[int, list[str]]]:
-    """Non-blank records with the physical line each starts on (1-based)."""
-    last_line = 0
+def _skip_header(lines: Iterator[str], delimiter: str) -> int:
+    """Consume blank lines and the header record; return the lines consumed.
+
+    ``csv.reader`` pulls lines only as it needs them, so ``lines`` is left
+    exactly after the header.
+    """
+    reader = csv.reader(lines, delimiter=delimiter, strict=False)
+    for record in reader:
+        if not is_blank(record):
+            break
+    return reader.line_num
+
+
+def _parse_block_fast(
+    block: list[str], lines_before: int, info: ExportInfo, raw_width: int, name: str
+) -> pa.Table | None:
+    """The block's records via pyarrow, or None when the csv module must decide."""
+    body = pc.utf8_rtrim(pa.array(block, type=pa.string()), characters="\r\n")
+    odd_quotes = pc.bit_wise_and(pc.count_substring(body, '"'), 1)
+    if pc.max(odd_quotes).as_py():
+        return None
+    content = pc.replace_substring(pc.replace_substring(body, info.delimiter, ""), '"', "")
+    kept_index = np.flatnonzero(pc.invert(pc.equal(pc.utf8_trim_whitespace(content), "")))
+    if len(kept_index) == len(block):
+        payload = "".join(block)  # lines keep their own terminators
+    else:
+        payload = "".join([block[i] for i in kept_index])  # only blank lines are dropped
+    parsed = _pyarrow_parse(payload, info.delimiter, raw_width)
+    if parsed is None or parsed.num_rows != len(kept_index) or not _only_blank_extras(parsed, info):
+        return None
+    columns = [parsed.column(i).combine_chunks() for i in range(len(info.headers))]
+    source_rows = kept_index + lines_before + 1
+    return build_raw_table(info.headers, columns, name, source_rows)
+
+
+def _pyarrow_parse(payload: str, delimiter: str, width: int) -> pa.Table | None:
+    if not payload:
+        return None
+    names = [f"c{i}" for i in range(width)]
     try:
-        for record in reader:
-            start, last_line = last_line + 1, reader.line_num
-            if not is_blank(record):
-                yield start, record
-    except UnicodeDecodeError as exc:
-        raise ExportReadError(
-            name,
-            last_line + 1,
-            f"the text is not valid {exc.encoding} ({exc.reason})",
-            ENCODING_FIX,
-        ) from exc
-    except csv.Error as exc:
-        raise ExportReadError(
-            name,
-            last_line + 1,
-            f"the CSV cannot be parsed ({exc}); a quote is probably never closed",
-            "close or remove the stray quote on that line, or re-export with quoting",
-        ) from exc
+        return pa_csv.read_csv(
+            io.BytesIO(payload.encode("utf-8")),
+            read_options=pa_csv.ReadOptions(column_names=names, block_size=len(payload) * 4 + 1024),
+            parse_options=pa_csv.ParseOptions(
+                delimiter=delimiter, newlines_in_values=False, ignore_empty_lines=False
+            ),
+            convert_options=pa_csv.ConvertOptions(
+                column_types=dict.fromkeys(names, pa.string()),
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    except pa.ArrowInvalid:
+        return None  # ragged rows: the csv module keeps their values and names the defect
+
+
+def _only_blank_extras(parsed: pa.Table, info: ExportInfo) -> bool:
+    """Columns past the header's width came from trailing delimiters and must be empty."""
+    for extra in parsed.columns[len(info.headers) :]:
+        if pc.max(pc.utf8_length(pc.utf8_trim_whitespace(extra))).as_py():
+            return False
+    return True
+
+
+def _parse_block_csv(
+    block: list[str], more_lines: Iterator[str], lines_before: int, info: ExportInfo, name: str
+) -> tuple[pa.Table, int]:
+    """Records starting in the block, via the csv module; (table, lines consumed)."""
+    reader = csv.reader(itertools.chain(block, more_lines), delimiter=info.delimiter, strict=False)
+    width = len(info.headers)
+    rows, source_rows, defects = [], [], []
+    consumed = 0
+    while consumed < len(block):
+        try:
+            record = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            raise ExportReadError(
+                name,
+                lines_before + consumed + 1,
+                f"the CSV cannot be parsed ({exc}); a quote is probably never closed",
+                "close or remove the stray quote on that line, or re-export with quoting",
+            ) from exc
+        start, consumed = consumed + 1, reader.line_num
+        if is_blank(record):
+            continue
+        record, defect = fit_record(record, width)
+        rows.append(record)
+        source_rows.append(lines_before + start)
+        defects.append(defect)
+    columns = list(zip(*rows, strict=True)) if rows else [[] for _ in info.headers]
+    has_defects = any(defect is not None for defect in defects)
+    table = build_raw_table(
+        info.headers, columns, name, source_rows, defects if has_defects else None
+    )
+    return table, consumed
+
+
+def _first_undecodable_line(source: ExportSource, codec: str) -> int | None:
+    decoder = codecs.getincrementaldecoder(codec)()
+    with source.open() as stream:
+        for line_number, raw_line in enumerate(stream, start=1):
+            try:
+                decoder.decode(raw_line)
+            except UnicodeDecodeError:
+                return line_number
+    return None
 
 
 def is_blank(record: list[str]) -> bool:
-    """An empty line, a line of delimiters only, or a line of spaces."""
-    return not any(record) or (len(record) == 1 and record[0].isspace())
+    """A record with no visible content: an empty line, delimiters only, or spaces."""
+    return not "".join(record).strip()
 
 
 def fit_record(record: list[str], width: int) -> tuple[list[str], str | None]:
@@ -248,13 +371,9 @@ def fit_record(record: list[str], width: int) -> tuple[list[str], str | None]:
 
     Extra fields that are all empty are trailing delimiters, not a defect.
     """
+    if len(record) == width:
+        return record, None
     if len(record) < width:
         return record + [""] * (width - len(record)), TOO_FEW_COLUMNS
     extra = record[width:]
     return record[:width], (TOO_MANY_COLUMNS if any(field.strip() for field in extra) else None)
-
-
-def _chunk(info: ExportInfo, name: str, rows, lines, defects):
-    columns = list(zip(*rows, strict=True)) if rows else [[] for _ in info.headers]
-    has_defects = any(defect is not None for defect in defects)
-    return build_raw_table(info.headers, columns, name, lines, defects if has_defects else None)

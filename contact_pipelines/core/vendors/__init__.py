@@ -39,4 +39,11 @@ def get_vendor(name: str) -> ModuleType:
         raise ValueError(f"unknown vendor {name!r}: expected one of {sorted(VENDORS)}") from None
 
 
-__all__ = ["VENDORS", "BatchHandle", "ContactOutcome", "ContactPayload", "VendorSession", "get_vendor"]
+__all__ = [
+    "VENDORS",
+    "BatchHandle",
+    "ContactOutcome",
+    "ContactPayload",
+    "VendorSession",
+    "get_vendor",
+]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import time
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -140,6 +141,15 @@ def segments_by_contact(memberships: pa.Table) -> dict[str, list[str]]:
     return {key: sorted(names) for key, names in grouped.items()}
 
 
+def additional_field_names(cards: pa.Table) -> list[str]:
+    """Every additional field name any card carries (vectorised over the map column)."""
+    if cards.num_rows == 0:
+        return []
+    chunks = [chunk.keys for chunk in cards.column("fields").chunks]
+    unique = pc.unique(pa.chunked_array(chunks, pa.string())).to_pylist()
+    return sorted(name for name in unique if name is not None)
+
+
 def truncated_names(cards: pa.Table, column: str) -> list[str | None]:
     """A name column cut to the vendor limit, vectorised."""
     values = cards.column(column)
@@ -151,37 +161,43 @@ def truncated_names(cards: pa.Table, column: str) -> list[str | None]:
 
 @lru_cache(maxsize=65536)
 def split_phone(e164: str) -> tuple[str, str] | None:
-    """('44', '7712345678') for '+447712345678'; None when not parseable."""
+    """('44', '7712345678') for '+447712345678'; None when not parseable.
+
+    Country calling codes are prefix-free, so a table lookup splits E.164 without
+    a full parse; a remainder starting with 0 (a trunk prefix left in by mistake,
+    or Italy's significant leading zero) goes through phonenumbers to be sure.
+    """
+    digits = e164.lstrip("+")
+    for length in (1, 2, 3):
+        code = digits[:length]
+        if code.isdigit() and int(code) in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
+            national = digits[length:]
+            if national and not national.startswith("0"):
+                return code, national
+            break
     try:
-        parsed = phonenumbers.parse(e164, None)
+        parsed = phonenumbers.parse(e164 if e164.startswith("+") else f"+{e164}", None)
     except phonenumbers.NumberParseException:
         return None
-    return str(parsed.country_code), str(parsed.national_number)
+    return str(parsed.country_code), phonenumbers.national_significant_number(parsed)
 
 
-_MOBILE_CAPABLE = {"mobile", "fixed_line_or_mobile"}
-_NOT_MOBILE = {"fixed_line", "toll_free", "premium_rate", "shared_cost", "uan", "voicemail"}
+# Validation sets phone_type once per phone (phonenumbers); a card's type is trusted here
+# rather than parsing every number again. Unknown types are offered and the vendor decides.
+_NOT_MOBILE = {
+    "fixed_line",
+    "toll_free",
+    "premium_rate",
+    "shared_cost",
+    "uan",
+    "voicemail",
+    "pager",
+}
 
 
-@lru_cache(maxsize=65536)
-def _phone_kind(e164: str) -> str:
-    try:
-        parsed = phonenumbers.parse(e164, None)
-    except phonenumbers.NumberParseException:
-        return "unknown"
-    kind = phonenumbers.number_type(parsed)
-    if kind in (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE):
-        return "mobile"
-    return "other" if kind != phonenumbers.PhoneNumberType.UNKNOWN else "unknown"
-
-
-def can_receive_sms(e164: str, phone_type: str | None) -> bool:
-    """Mobile-capable by the card's phone_type, else by phonenumbers' own guess."""
-    if phone_type in _MOBILE_CAPABLE:
-        return True
-    if phone_type in _NOT_MOBILE:
-        return False
-    return _phone_kind(e164) != "other"
+def can_receive_sms(phone_type: str | None) -> bool:
+    """Mobile-capable: anything but a known landline-like type."""
+    return phone_type not in _NOT_MOBILE
 
 
 def phone_digits(e164: str) -> str:
@@ -190,7 +206,7 @@ def phone_digits(e164: str) -> str:
 
 # --- masking ---------------------------------------------------------------
 
-_EMAIL = re.compile(r"^([^@\s]{1,2})[^@\s]*@(.+)$")
+_EMAIL = re.compile(r"^([^@\s]{1,2})[^@\s]*@(.*)$")
 _PHONE = re.compile(r"^\+?\d{6,}$")
 
 
@@ -202,6 +218,18 @@ def mask_value(value: str) -> str:
     if _PHONE.match(value):
         return value[:3] + "*" * (len(value) - 5) + value[-2:]
     return value
+
+
+_EMAIL_IN_TEXT = re.compile(r"[^@\s'\"<>(),;]+@[^@\s'\"<>(),;]*")
+_PHONE_IN_TEXT = re.compile(r"\+?\d{7,}")
+
+
+def mask_text(text: str | None) -> str | None:
+    """A vendor message with the emails and phones it quotes masked."""
+    if not text:
+        return text
+    text = _EMAIL_IN_TEXT.sub(lambda m: mask_value(m.group(0)), text)
+    return _PHONE_IN_TEXT.sub(lambda m: mask_value(m.group(0)), text)
 
 
 def mask_pii(obj):
@@ -217,7 +245,11 @@ def mask_pii(obj):
 
 def compact(obj: dict) -> dict:
     """Drop None values and empty containers: absent values are omitted, not null."""
-    return {key: value for key, value in obj.items() if value is not None and value != [] and value != {}}
+    return {
+        key: value
+        for key, value in obj.items()
+        if value is not None and value != [] and value != {}
+    }
 
 
 def left_segments(previous: Iterable[str] | None, current: Iterable[str]) -> list[str]:
@@ -229,8 +261,6 @@ def left_segments(previous: Iterable[str] | None, current: Iterable[str]) -> lis
 
 def poll_until_done(fetch, is_done, policy: PollPolicy, what: str):
     """Call ``fetch()`` until ``is_done(result)``, backing off; TimeoutError after policy.timeout."""
-    import time
-
     deadline = time.monotonic() + policy.timeout
     interval = policy.initial_interval
     while True:
@@ -245,7 +275,9 @@ def poll_until_done(fetch, is_done, policy: PollPolicy, what: str):
         interval = min(interval * 1.5, policy.max_interval)
 
 
-def finish_outcomes(handle: BatchHandle, found: dict[str, ContactOutcome]) -> dict[str, ContactOutcome]:
+def finish_outcomes(
+    handle: BatchHandle, found: dict[str, ContactOutcome]
+) -> dict[str, ContactOutcome]:
     """Every contact of the batch gets one outcome: send-time rejects, then what the
     vendor reported, else ``accepted`` (created vs updated is settled from the ledger)."""
     outcomes = {}

@@ -13,7 +13,12 @@ from collections.abc import Mapping
 import httpx
 import pyarrow as pa
 
-from contact_pipelines.core.delivery.retry import PollPolicy, RetryPolicy, VendorHttp, VendorRequestError
+from contact_pipelines.core.delivery.retry import (
+    PollPolicy,
+    RetryPolicy,
+    VendorHttp,
+    VendorRequestError,
+)
 from contact_pipelines.core.fields import CARD_SCHEMA
 from contact_pipelines.core.vendors.base import (
     NAME_MAX_CHARS,
@@ -40,7 +45,11 @@ MAX_CONTACTS = 5000  # no documented count limit; config batch_size bounds it
 MAX_BYTES = 50 * 1000 * 1000  # documented: request body at most 50 MB
 TIMEOUT_SECONDS = 121.0  # documented: allow 121 s before timing out a call
 
-_CHANNEL_STATUS = {"subscribed": "subscribed", "unsubscribed": "unsubscribed", "blacklisted": "suppressed"}
+_CHANNEL_STATUS = {
+    "subscribed": "subscribed",
+    "unsubscribed": "unsubscribed",
+    "blacklisted": "suppressed",
+}
 _CARD_COLUMNS = set(CARD_SCHEMA.names) - {"fields"}
 _NAME_FIELDS = {"first_name", "last_name"}
 _DATA_FIELD_NAME = re.compile(r"^[A-Za-z0-9_-]{1,20}$")
@@ -56,12 +65,20 @@ PAYLOAD_SCHEMA = {
     },
     "lists": None,
     "preferences": [{"id": None, "isOptedIn": None}],
-    "consentRecords": [dict.fromkeys(("text", "dateTimeConsented", "url", "ipAddress", "userAgent"))],
+    "consentRecords": [
+        dict.fromkeys(("text", "dateTimeConsented", "url", "ipAddress", "userAgent"))
+    ],
 }
 BODY_KEYS = ("mergeOption", "contacts")
 
 
-def make_session(credentials, vendor_cfg, retry: RetryPolicy | None = None, poll: PollPolicy | None = None, webhook=None) -> VendorSession:
+def make_session(
+    credentials,
+    vendor_cfg,
+    retry: RetryPolicy | None = None,
+    poll: PollPolicy | None = None,
+    webhook=None,
+) -> VendorSession:
     http = VendorHttp(
         NAME,
         credentials.url,
@@ -103,13 +120,15 @@ def _channel_properties(card: dict, identifiers: dict) -> dict:
 def _consent_records(card: dict) -> list[dict]:
     if not card.get("consent_marketing"):
         return []
-    record = compact({"dateTimeConsented": card.get("consent_date"), "ipAddress": card.get("consent_ip")})
+    record = compact(
+        {"dateTimeConsented": card.get("consent_date"), "ipAddress": card.get("consent_ip")}
+    )
     return [record] if record else []
 
 
 def _identifiers(card: dict) -> dict:
     phone = card.get("phone")
-    mobile = phone if phone and can_receive_sms(phone, card.get("phone_type")) else None
+    mobile = phone if phone and can_receive_sms(card.get("phone_type")) else None
     return compact({"email": card.get("email"), "mobileNumber": mobile})
 
 
@@ -152,7 +171,11 @@ def build_payloads(
             }
         )
         hashed = hash_payload(payload)  # before clears: a clear is sent once, then unchanged
-        cleared = _cleared_fields(previous_fields, key, data_fields) if vendor_cfg.clear_missing_fields else []
+        cleared = (
+            _cleared_fields(previous_fields, key, data_fields)
+            if vendor_cfg.clear_missing_fields
+            else []
+        )
         if cleared:
             payload["dataFields"] = {**data_fields, **dict.fromkeys(cleared)}
         results.append(
@@ -191,7 +214,9 @@ def payload_problems(payload: dict) -> list[str]:
 # --- client ----------------------------------------------------------------
 
 
-def send_batch(session: VendorSession, payloads: list[ContactPayload], batch_id: str = "") -> BatchHandle:
+def send_batch(
+    session: VendorSession, payloads: list[ContactPayload], batch_id: str = ""
+) -> BatchHandle:
     handle = new_handle(batch_id, payloads)
     body = {"mergeOption": session.cfg.merge_option, "contacts": [p.payload for p in payloads]}
     try:
@@ -220,21 +245,27 @@ def poll(session: VendorSession, handle: BatchHandle) -> dict[str, ContactOutcom
         f"dotdigital import {handle.vendor_ref}",
     )
     if report.get("status") != "Finished":
-        return finish_outcomes(reject_all(handle, f"dotdigital import ended {report.get('status')}"), {})
+        return finish_outcomes(
+            reject_all(handle, f"dotdigital import ended {report.get('status')}"), {}
+        )
     found: dict[str, ContactOutcome] = {}
     for outcome in ("created", "updated"):
         for record in report.get(outcome) or ():
             key = _contact_in(handle, record)
             if key:
                 vendor_id = record.get("contactId")
-                found[key] = ContactOutcome(outcome, str(vendor_id) if vendor_id is not None else None)
+                found[key] = ContactOutcome(
+                    outcome, str(vendor_id) if vendor_id is not None else None
+                )
     for record in report.get("failures") or ():
         key = _contact_in(handle, record)
         reasons = record.get("failures") or []
         codes = {reason.get("failureCode") for reason in reasons}
         if not key or (codes == {"consentRecordsNotApplied"} and key in found):
             continue  # the contact itself was imported; only its consent record was not
-        text = "; ".join(f"{r.get('failureCode')}: {r.get('description') or ''}".strip() for r in reasons)
+        text = "; ".join(
+            f"{r.get('failureCode')}: {r.get('description') or ''}".strip() for r in reasons
+        )
         found[key] = ContactOutcome("rejected", error=f"dotdigital: {text or 'failed'}")
     return finish_outcomes(handle, found)
 
@@ -253,7 +284,9 @@ def verify_fields(session: VendorSession, vendor_cfg, field_names=()) -> list[st
                 session.http.request("POST", "/v2/data-fields", json_body=body)
         missing = _missing(session, wanted)
     return [
-        name if _DATA_FIELD_NAME.match(name) else f"{name} (invalid name: at most 20 of A-Z a-z 0-9 _ -)"
+        name
+        if _DATA_FIELD_NAME.match(name)
+        else f"{name} (invalid name: at most 20 of A-Z a-z 0-9 _ -)"
         for name in missing
     ]
 

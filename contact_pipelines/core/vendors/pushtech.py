@@ -13,14 +13,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from contact_pipelines.core.delivery.retry import PollPolicy, RetryPolicy, VendorHttp, VendorRequestError
+from contact_pipelines.core.delivery.retry import (
+    PollPolicy,
+    RetryPolicy,
+    VendorHttp,
+    VendorRequestError,
+)
 from contact_pipelines.core.vendors.base import (
     BatchHandle,
     ContactOutcome,
     ContactPayload,
     VendorSession,
+    additional_field_names,
     card_rows,
     compact,
     contract_problems,
@@ -41,6 +46,7 @@ NAME = "pushtech"
 MAX_CONTACTS = 5000
 MAX_BYTES = 50 * 1024 * 1024  # no documented limit; stay as cautious as Dotdigital
 TIMEOUT_SECONDS = 60.0
+NEEDS_WEBHOOK = True  # the sync starts a WebhookReceiver unless webhook_url is configured
 _RUNNING = {"queue", "queued", "processing", "in_progress", "running", "pending"}
 
 CONTACT_KEYS = (
@@ -74,7 +80,13 @@ CONTACT_SCHEMA = {
 _GENDERS = {"male": "MALE", "female": "FEMALE"}
 
 
-def make_session(credentials, vendor_cfg, retry: RetryPolicy | None = None, poll: PollPolicy | None = None, webhook=None) -> VendorSession:
+def make_session(
+    credentials,
+    vendor_cfg,
+    retry: RetryPolicy | None = None,
+    poll: PollPolicy | None = None,
+    webhook=None,
+) -> VendorSession:
     http = VendorHttp(
         NAME,
         credentials.url,
@@ -96,15 +108,6 @@ def custom_field_names(vendor_cfg, field_names) -> dict[str, str]:
             "rename them in vendors.pushtech.custom_fields"
         )
     return names
-
-
-def additional_field_names(cards: pa.Table) -> list[str]:
-    """Every additional field name any card carries (vectorised over the map column)."""
-    if cards.num_rows == 0:
-        return []
-    chunks = [chunk.keys for chunk in cards.column("fields").chunks]
-    keys = pa.chunked_array(chunks, pa.string())
-    return sorted(k for k in pc.unique(keys).to_pylist() if k is not None)
 
 
 # --- payloads --------------------------------------------------------------
@@ -133,7 +136,9 @@ def _contact(card: dict, first, last, segments, left, vendor_cfg, custom_names) 
     phone = split_phone(card["phone"]) if card.get("phone") else None
     values = card["fields"]
     custom = {
-        target: str(values[name]) for name, target in custom_names.items() if values.get(name) is not None
+        target: str(values[name])
+        for name, target in custom_names.items()
+        if values.get(name) is not None
     }
     return compact(
         {
@@ -183,7 +188,9 @@ def build_payloads(
         contact = _contact(card, first, last, groups, left, vendor_cfg, custom_names)
         if "email" not in contact and "phone_number" not in contact:
             results.append(
-                ContactPayload(key, None, error=f"contact {key}: neither email nor phone; Pushtech needs one")
+                ContactPayload(
+                    key, None, error=f"contact {key}: neither email nor phone; Pushtech needs one"
+                )
             )
             continue
         stable = {**contact, "list_subscriptions": _lists(groups, [], vendor_cfg.lists)}
@@ -206,7 +213,9 @@ def build_payloads(
 def payload_problems(payload: dict) -> list[str]:
     allowed = {**CONTACT_SCHEMA, **{k: None for k in payload if k not in CONTACT_SCHEMA}}
     problems = contract_problems(payload, allowed)  # custom keys are checked by verify_fields
-    if "email" not in payload and not ("phone_countrycode" in payload and "phone_number" in payload):
+    if "email" not in payload and not (
+        "phone_countrycode" in payload and "phone_number" in payload
+    ):
         problems.append("contact: needs an email or a phone (country code and number)")
     for name in ("name_first", "name_last"):
         if len(payload.get(name) or "") > 40:
@@ -226,7 +235,9 @@ def _webhook_url(session: VendorSession, batch_id: str) -> str | None:
     return f"{base.rstrip('/')}/{batch_id}" if base else None
 
 
-def send_batch(session: VendorSession, payloads: list[ContactPayload], batch_id: str = "") -> BatchHandle:
+def send_batch(
+    session: VendorSession, payloads: list[ContactPayload], batch_id: str = ""
+) -> BatchHandle:
     handle = new_handle(batch_id, payloads)
     body = compact(
         {
@@ -271,11 +282,15 @@ def _webhook_outcomes(handle: BatchHandle, delivery: dict) -> dict[str, ContactO
         key = _echoed(handle, item)
         if key:
             vendor_id = item.get("_id")
-            found[key] = ContactOutcome("accepted", str(vendor_id) if vendor_id is not None else None)
+            found[key] = ContactOutcome(
+                "accepted", str(vendor_id) if vendor_id is not None else None
+            )
     for item in delivery.get("failed_contacts") or ():
         key = _echoed(handle, item.get("contact") or {})
         if key:
-            found[key] = ContactOutcome("rejected", error=f"pushtech: {item.get('error') or 'failed'}")
+            found[key] = ContactOutcome(
+                "rejected", error=f"pushtech: {item.get('error') or 'failed'}"
+            )
     return found
 
 
@@ -309,4 +324,3 @@ def _missing(session: VendorSession, path: str, wanted: list[str]) -> list[str]:
 
 
 MISSING_FIELDS_FIX = "create them in Pushtech, or set vendors.pushtech.create_missing_fields: true"
-

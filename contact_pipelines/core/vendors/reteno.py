@@ -13,7 +13,12 @@ from collections.abc import Mapping
 import httpx
 import pyarrow as pa
 
-from contact_pipelines.core.delivery.retry import PollPolicy, RetryPolicy, VendorHttp, VendorRequestError
+from contact_pipelines.core.delivery.retry import (
+    PollPolicy,
+    RetryPolicy,
+    VendorHttp,
+    VendorRequestError,
+)
 from contact_pipelines.core.vendors.base import (
     BatchHandle,
     ContactOutcome,
@@ -78,7 +83,13 @@ _DEDUPE_NEEDS = {
 }
 
 
-def make_session(credentials, vendor_cfg, retry: RetryPolicy | None = None, poll: PollPolicy | None = None, webhook=None) -> VendorSession:
+def make_session(
+    credentials,
+    vendor_cfg,
+    retry: RetryPolicy | None = None,
+    poll: PollPolicy | None = None,
+    webhook=None,
+) -> VendorSession:
     http = VendorHttp(
         NAME,
         credentials.url,
@@ -97,7 +108,7 @@ def _channels(card: dict) -> list[dict]:
     if card.get("email"):
         channels.append({"type": "email", "value": card["email"]})
     phone = card.get("phone")
-    if phone and can_receive_sms(phone, card.get("phone_type")):
+    if phone and can_receive_sms(card.get("phone_type")):
         channels.append({"type": "sms", "value": phone_digits(phone)})
     for token in card.get("push_tokens") or ():
         if not token or not token.get("token"):
@@ -227,20 +238,28 @@ def request_body(session: VendorSession, payloads: list[ContactPayload]) -> dict
     )
 
 
-def send_batch(session: VendorSession, payloads: list[ContactPayload], batch_id: str = "") -> BatchHandle:
+def send_batch(
+    session: VendorSession, payloads: list[ContactPayload], batch_id: str = ""
+) -> BatchHandle:
     handle = new_handle(batch_id, payloads)
     try:
-        response = session.http.request("POST", "/contacts", json_body=request_body(session, payloads))
+        response = session.http.request(
+            "POST", "/contacts", json_body=request_body(session, payloads)
+        )
     except VendorRequestError as exc:
         return reject_all(handle, str(exc))
     body = response.json() if response.content else {}
     for item in _as_list(body.get("failedContacts")):
         key = _match_failed(handle, item)
         if key:
-            handle.outcomes[key] = ContactOutcome("rejected", error=f"reteno: {item.get('error') or 'failed'}")
+            handle.outcomes[key] = ContactOutcome(
+                "rejected", error=f"reteno: {item.get('error') or 'failed'}"
+            )
     handle.vendor_ref = body.get("asyncSessionId")
     if not handle.vendor_ref:
-        reject_all(handle, f"reteno accepted no import: {body.get('errorMessage') or 'no asyncSessionId'}")
+        reject_all(
+            handle, f"reteno accepted no import: {body.get('errorMessage') or 'no asyncSessionId'}"
+        )
     return handle
 
 
@@ -252,7 +271,9 @@ def _as_list(value) -> list:
 
 
 def _match_failed(handle: BatchHandle, item: dict) -> str | None:
-    channels = [channel.get("value") for channel in item.get("channels") or () if isinstance(channel, dict)]
+    channels = [
+        channel.get("value") for channel in item.get("channels") or () if isinstance(channel, dict)
+    ]
     return match_contact(handle, item.get("externalCustomerId"), *channels)
 
 
@@ -268,7 +289,10 @@ def poll(session: VendorSession, handle: BatchHandle) -> dict[str, ContactOutcom
     )
     if status["status"] == "ERROR":
         return finish_outcomes(
-            reject_all(handle, f"reteno import ended in ERROR: {status.get('description') or 'no description'}"),
+            reject_all(
+                handle,
+                f"reteno import ended in ERROR: {status.get('description') or 'no description'}",
+            ),
             {},
         )
     found = {}

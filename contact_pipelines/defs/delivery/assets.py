@@ -1,6 +1,5 @@
 """One sync asset per vendor and shard, each in its own pool (the pool caps concurrent calls)."""
 
-from __future__ import annotations
 
 from pathlib import Path
 

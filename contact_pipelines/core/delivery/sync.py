@@ -1,0 +1,359 @@
+"""The sync driver: one vendor, one shard, one run.
+
+verify fields -> build payloads -> check them against the contract -> diff
+hashes with the ledger -> batch -> send and poll (``max_in_flight`` batches at
+once) -> record outcomes in the ledger -> delivery-log table.
+
+Every card in the input gets exactly one outcome: ``created``, ``updated``,
+``unchanged`` or ``rejected`` (with why). When a vendor accepts a contact
+without saying whether it was new (Reteno's import status, Pushtech without
+a webhook), the ledger decides: ``updated`` if the vendor accepted this
+contact before, else ``created``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+
+from contact_pipelines.core import vendors  # module import: vendors imports delivery.retry
+from contact_pipelines.core.config import PipelineConfig
+from contact_pipelines.core.delivery.batching import ENVELOPE_BYTES, make_batches, payload_size
+from contact_pipelines.core.delivery.ledger import Ledger, LedgerEntry, LedgerRecord, utc_now
+from contact_pipelines.core.delivery.retry import PollPolicy, RetryPolicy
+from contact_pipelines.core.delivery.webhook import WebhookReceiver
+from contact_pipelines.core.fields import DELIVERY_LOG_SCHEMA
+from contact_pipelines.core.vendors.base import (
+    ACCEPTED,
+    ContactOutcome,
+    ContactPayload,
+    additional_field_names,
+    mask_pii,
+    mask_text,
+)
+
+COUNT_KEYS = ("sent", "created", "updated", "unchanged", "rejected")
+
+
+class MissingVendorFieldsError(RuntimeError):
+    """Mapped fields do not exist at the vendor; nothing was sent."""
+
+
+class SyncAbortedError(RuntimeError):
+    """A batch could not be delivered; finished batches are recorded and a re-run resumes."""
+
+
+@dataclass
+class SyncResult:
+    log: pa.Table  # DELIVERY_LOG_SCHEMA, one row per input card
+    counts: dict[str, int]
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per phase
+    resumed_batches: int = 0  # in-flight batches of a killed run, sent again
+    dry_run_file: Path | None = None
+
+
+@dataclass
+class _LogRow:
+    contact_key: str
+    outcome: str
+    vendor_id: str | None = None
+    error: str | None = None
+    payload_hash: str | None = None
+    batch_id: str | None = None
+    delivered_at: str | None = None
+
+
+def run_vendor_sync(
+    vendor: str,
+    cards: pa.Table,
+    memberships: pa.Table,
+    config: PipelineConfig,
+    credentials,
+    ledger: Ledger,
+    run_id: str,
+    shard: int,
+    dry_run: bool = False,
+    dry_run_dir: Path | None = None,
+    logger=None,
+    *,
+    retry: RetryPolicy | None = None,
+    poll: PollPolicy | None = None,
+) -> SyncResult:
+    """Deliver one shard's cards to one vendor; see the module docstring for the flow."""
+    log = logger or logging.getLogger(__name__)
+    module = vendors.get_vendor(vendor)
+    vendor_cfg = getattr(config.vendors, vendor)
+    timings: dict[str, float] = {}
+    started = time.monotonic()
+    keys = cards.column("contact_key").to_pylist()
+    previous = ledger.entries(vendor, keys)
+
+    with ExitStack() as stack:
+        session = None
+        if not dry_run:
+            session = _open_session(stack, module, credentials, vendor_cfg, retry, poll)
+            _verify(module, session, vendor_cfg, cards, vendor)
+        timings["verify_seconds"] = time.monotonic() - started
+
+        mark = time.monotonic()
+        payloads = _checked(module, _build(module, cards, memberships, vendor_cfg, previous))
+        to_send = [p for p in payloads if p.error is None and not _unchanged(p, previous)]
+        timings["build_seconds"] = time.monotonic() - mark
+
+        rows = {p.contact_key: _static_row(p, previous) for p in payloads}
+        resumed = 0
+        dry_file = None
+        mark = time.monotonic()
+        if dry_run:
+            dry_file = _write_dry_run(dry_run_dir, vendor, shard, payloads, previous)
+            for item in to_send:
+                rows[item.contact_key] = _predicted_row(item, previous)
+        else:
+            resumed = _close_abandoned(ledger, vendor, shard, log)
+            _deliver(
+                module, session, vendor_cfg, ledger, run_id, shard, to_send, previous, rows, log
+            )
+        timings["send_seconds"] = time.monotonic() - mark
+
+    timings["total_seconds"] = time.monotonic() - started
+    table = _log_table(run_id, vendor, shard, [rows[key] for key in keys])
+    counts = _counts(table, sent=0 if dry_run else len(to_send))
+    log.info("%s shard %s: %s in %.1f s", vendor, shard, counts, timings["total_seconds"])
+    return SyncResult(table, counts, timings, resumed, dry_file)
+
+
+# --- preparing -------------------------------------------------------------
+
+
+def _open_session(stack: ExitStack, module, credentials, vendor_cfg, retry, poll):
+    webhook = None
+    if getattr(module, "NEEDS_WEBHOOK", False) and not vendor_cfg.webhook_url:
+        secret, account = credentials.api_token, credentials.account_id
+        webhook = stack.enter_context(WebhookReceiver(secret, account))
+    session = module.make_session(credentials, vendor_cfg, retry=retry, poll=poll, webhook=webhook)
+    stack.callback(session.close)
+    return session
+
+
+def _verify(module, session, vendor_cfg, cards: pa.Table, vendor: str) -> None:
+    field_names = additional_field_names(cards)
+    missing = module.verify_fields(session, vendor_cfg, field_names)
+    if missing:
+        raise MissingVendorFieldsError(
+            f"{vendor}: field(s) {', '.join(missing)} do not exist at the vendor, so no contact "
+            f"was sent: {module.MISSING_FIELDS_FIX}"
+        )
+
+
+def _build(module, cards, memberships, vendor_cfg, previous: dict[str, LedgerEntry]):
+    previous_segments = {key: entry.segments for key, entry in previous.items()}
+    previous_fields = {key: entry.data_fields for key, entry in previous.items()}
+    return module.build_payloads(cards, memberships, vendor_cfg, previous_segments, previous_fields)
+
+
+def _checked(module, payloads: list[ContactPayload]) -> list[ContactPayload]:
+    """Reject (rather than send) a payload that breaks the contract or the size limit."""
+    budget = (module.MAX_BYTES or 0) - ENVELOPE_BYTES
+    checked = []
+    for item in payloads:
+        if item.error is None:
+            problems = module.payload_problems(item.payload)
+            if module.MAX_BYTES and payload_size(item.payload) > budget:
+                problems.append(f"payload larger than the {budget}-byte request budget")
+            if problems:
+                error = f"contact {item.contact_key}: payload breaks the contract: {'; '.join(problems)}"
+                item = ContactPayload(item.contact_key, None, error=error)
+        checked.append(item)
+    return checked
+
+
+def _unchanged(item: ContactPayload, previous: dict[str, LedgerEntry]) -> bool:
+    entry = previous.get(item.contact_key)
+    return entry is not None and entry.payload_hash == item.payload_hash
+
+
+def _static_row(item: ContactPayload, previous: dict[str, LedgerEntry]) -> _LogRow:
+    """The row for a card that is not sent: rejected locally or unchanged."""
+    entry = previous.get(item.contact_key)
+    vendor_id = entry.vendor_id if entry else None
+    if item.error is not None:
+        return _LogRow(item.contact_key, "rejected", vendor_id, item.error)
+    return _LogRow(item.contact_key, "unchanged", vendor_id, payload_hash=item.payload_hash)
+
+
+def _predicted_row(item: ContactPayload, previous: dict[str, LedgerEntry]) -> _LogRow:
+    outcome = _resolve(ContactOutcome(ACCEPTED), previous.get(item.contact_key))
+    return _LogRow(
+        item.contact_key, outcome.outcome, outcome.vendor_id, payload_hash=item.payload_hash
+    )
+
+
+def _write_dry_run(directory: Path | None, vendor: str, shard: int, payloads, previous) -> Path:
+    """One JSON line per card: what would be done and the payload, emails and phones masked."""
+    directory = Path(directory or ".")
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{vendor}-{shard}.jsonl"
+    with path.open("w", encoding="utf-8") as out:
+        for item in payloads:
+            action = (
+                "rejected" if item.error else "unchanged" if _unchanged(item, previous) else "send"
+            )
+            line = {
+                "contact_key": item.contact_key,
+                "action": action,
+                "payload_hash": item.payload_hash,
+            }
+            if item.error:
+                line["error"] = item.error
+            elif action == "send":
+                line["payload"] = mask_pii(item.payload)
+            out.write(json.dumps(line, ensure_ascii=False, sort_keys=True) + "\n")
+    return path
+
+
+# --- delivering ------------------------------------------------------------
+
+
+def _close_abandoned(ledger: Ledger, vendor: str, shard: int, log) -> int:
+    """Batches a killed run left in flight: close them; their contacts are re-sent
+    because their hashes never reached the ledger."""
+    open_batches = ledger.in_flight(vendor, shard)
+    if open_batches:
+        ledger.abandon([b["batch_id"] for b in open_batches])
+        contacts = sum(len(b["contact_keys"]) for b in open_batches)
+        log.warning(
+            "%s shard %s: resuming; %d batch(es) of an earlier run were in flight, "
+            "their %d contact(s) are sent again",
+            vendor,
+            shard,
+            len(open_batches),
+            contacts,
+        )
+    return len(open_batches)
+
+
+def _deliver(
+    module, session, vendor_cfg, ledger, run_id, shard, to_send, previous, rows, log
+) -> None:
+    max_count = min(module.MAX_CONTACTS, vendor_cfg.batch_size)
+    batches = iter(make_batches(to_send, max_count, module.MAX_BYTES))
+    failures: list[str] = []
+    with ThreadPoolExecutor(
+        max_workers=vendor_cfg.max_in_flight, thread_name_prefix=module.NAME
+    ) as pool:
+        running: dict[Future, tuple[str, list[ContactPayload]]] = {}
+        while True:
+            while not failures and len(running) < vendor_cfg.max_in_flight:
+                batch = next(batches, None)
+                if batch is None:
+                    break
+                batch_id = uuid.uuid4().hex
+                ledger.open_batch(
+                    module.NAME, shard, run_id, batch_id, [p.contact_key for p in batch]
+                )
+                running[pool.submit(_send_and_poll, module, session, ledger, batch, batch_id)] = (
+                    batch_id,
+                    batch,
+                )
+            if not running:
+                break
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                batch_id, batch = running.pop(future)
+                try:
+                    outcomes = future.result()
+                except (TimeoutError, RuntimeError) as exc:  # VendorUnavailableError and kin
+                    failures.append(f"batch {batch_id} ({len(batch)} contacts): {exc}")
+                    continue
+                _record(ledger, module.NAME, batch_id, batch, outcomes, previous, rows)
+    if failures:
+        log.error("%s shard %s: %d batch(es) not delivered", module.NAME, shard, len(failures))
+        raise SyncAbortedError(
+            f"{module.NAME} shard {shard}: {len(failures)} batch(es) not delivered; the others are "
+            f"recorded and a re-run sends only what is missing. First: {failures[0]}"
+        )
+
+
+def _send_and_poll(
+    module, session, ledger: Ledger, batch, batch_id: str
+) -> dict[str, ContactOutcome]:
+    handle = module.send_batch(session, batch, batch_id)
+    if handle.vendor_ref:
+        ledger.set_vendor_ref(batch_id, handle.vendor_ref)
+    return module.poll(session, handle)
+
+
+def _resolve(outcome: ContactOutcome, entry: LedgerEntry | None) -> ContactOutcome:
+    vendor_id = outcome.vendor_id or (entry.vendor_id if entry else None)
+    if outcome.outcome != ACCEPTED:
+        # vendor messages quote the email or phone they refused; the log keeps them masked
+        return ContactOutcome(outcome.outcome, vendor_id, mask_text(outcome.error))
+    known = entry is not None and entry.known_to_vendor
+    return ContactOutcome("updated" if known else "created", vendor_id)
+
+
+def _record(ledger, vendor, batch_id, batch, outcomes, previous, rows) -> None:
+    now = utc_now()
+    records = []
+    for item in batch:
+        outcome = _resolve(outcomes[item.contact_key], previous.get(item.contact_key))
+        accepted = outcome.outcome != "rejected"
+        records.append(
+            LedgerRecord(
+                item.contact_key,
+                outcome.outcome,
+                item.payload_hash if accepted else None,
+                outcome.vendor_id,
+                outcome.error,
+                item.segments,
+                item.data_fields,
+            )
+        )
+        rows[item.contact_key] = _LogRow(
+            item.contact_key,
+            outcome.outcome,
+            outcome.vendor_id,
+            outcome.error,
+            item.payload_hash,
+            batch_id,
+            now,
+        )
+    ledger.record(vendor, records, batch_id=batch_id)
+
+
+# --- reporting -------------------------------------------------------------
+
+
+def _log_table(run_id: str, vendor: str, shard: int, rows: list[_LogRow]) -> pa.Table:
+    n = len(rows)
+    return pa.table(
+        {
+            "run_id": [run_id] * n,
+            "vendor": [vendor] * n,
+            "shard": pa.array([shard] * n, pa.int32()),
+            "contact_key": [r.contact_key for r in rows],
+            "outcome": [r.outcome for r in rows],
+            "vendor_id": [r.vendor_id for r in rows],
+            "error": [r.error for r in rows],
+            "payload_hash": [r.payload_hash for r in rows],
+            "batch_id": [r.batch_id for r in rows],
+            "delivered_at": [r.delivered_at for r in rows],
+        },
+        schema=DELIVERY_LOG_SCHEMA,
+    )
+
+
+def _counts(table: pa.Table, sent: int) -> dict[str, int]:
+    counts = dict.fromkeys(COUNT_KEYS, 0)
+    for outcome in table.column("outcome").to_pylist():
+        counts[outcome] += 1
+    counts["sent"] = sent
+    return counts

@@ -1,0 +1,106 @@
+"""`contact-pipelines run` on the bundled samples against the sandbox, over real HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from contact_pipelines.cli import EXPORT_SUFFIXES, seed_sandbox_fields
+from contact_pipelines.core.config import load_config
+
+REPO = Path(__file__).resolve().parents[2]
+SAMPLES = REPO / "data" / "samples"
+CONFIG = REPO / "data" / "config" / "pipeline.yaml"
+SUMMARY_KEYS = {"rows_read", "rows_valid", "rows_rejected", "rejected_by_reason", "contacts", "segments", "vendors"}
+VENDOR_KEYS = {"sent", "created", "updated", "unchanged", "rejected"}
+
+pytestmark = pytest.mark.slow
+
+
+def land_samples(landing: Path) -> Path:
+    landing.mkdir(parents=True, exist_ok=True)
+    for sample in SAMPLES.iterdir():
+        if sample.name.lower().endswith(EXPORT_SUFFIXES):
+            shutil.copy2(sample, landing / sample.name)
+    return landing
+
+
+def run_cli(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "contact_pipelines.cli", *args]
+    return subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True, timeout=600)
+
+
+def clean_env(extra: dict[str, str]) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RETENO_", "DOTDIGITAL_", "PUSHTECH_", "CONTACT_PIPELINES_", "DAGSTER_HOME"))}
+    env.update(extra)
+    return env
+
+
+@pytest.fixture
+def seeded_sandbox(sandbox):
+    seed_sandbox_fields(sandbox, load_config(CONFIG))
+    return sandbox
+
+
+def run_samples(tmp_path, sandbox, *extra_args, env_overrides=None, landing=None):
+    landing = landing or land_samples(tmp_path / "landing")
+    summary_path = tmp_path / "summary.json"
+    env = clean_env({**sandbox.env(), "DAGSTER_HOME": str(tmp_path / "dagster_home"), **(env_overrides or {})})
+    result = run_cli(
+        ["run", "--landing", str(landing), "--warehouse", str(tmp_path / "warehouse"),
+         "--config", str(CONFIG), "--summary-json", str(summary_path), *extra_args],
+        env, cwd=tmp_path,
+    )
+    summary = json.loads(summary_path.read_text()) if summary_path.exists() else None
+    return result, summary
+
+
+def test_missing_vendor_secret_stops_that_vendor_before_any_call(tmp_path, seeded_sandbox):
+    env = {k: v for k, v in seeded_sandbox.env().items()}
+    result, summary = run_samples(
+        tmp_path, seeded_sandbox, "--vendors", "reteno,dotdigital",
+        env_overrides={"RETENO_API_KEY": ""},
+    )
+    assert result.returncode == 1, result.stderr[-3000:]
+    assert "RETENO_API_KEY" in result.stderr
+    assert seeded_sandbox.requests("reteno") == []
+    assert summary["vendors"]["dotdigital"]["sent"] > 0  # the other vendor went on
+    assert env["DOTDIGITAL_API_PASSWORD"] not in result.stdout + result.stderr
+
+
+def test_unreadable_file_fails_its_own_partition_only(tmp_path, seeded_sandbox):
+    landing = land_samples(tmp_path / "landing")
+    (landing / "broken_export.csv").write_bytes(bytes(range(256)) * 40)
+    result, summary = run_samples(tmp_path, seeded_sandbox, "--vendors", "reteno", landing=landing)
+    assert result.returncode == 1
+    assert "broken_export.csv" in result.stderr
+    assert summary["rows_read"] > 0 and summary["vendors"]["reteno"]["sent"] > 0
+
+
+def test_dry_run_sends_nothing_and_needs_no_secrets(tmp_path, seeded_sandbox):
+    result, summary = run_samples(
+        tmp_path, seeded_sandbox, "--dry-run",
+        env_overrides={"RETENO_API_KEY": "", "DOTDIGITAL_API_PASSWORD": "", "PUSHTECH_API_TOKEN": ""},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert all(seeded_sandbox.requests(v) == [] for v in ("reteno", "dotdigital", "pushtech"))
+    payload_files = list((tmp_path / "warehouse" / "_state" / "dry_run").glob("*.jsonl"))
+    assert payload_files, "dry run wrote no payloads"
+    lines = [json.loads(line) for f in payload_files for line in f.read_text().splitlines() if line]
+    assert lines
+    assert summary["contacts"] > 0
+
+
+def test_cli_usage_errors_are_clear(tmp_path):
+    result = run_cli(["run", "--landing", str(tmp_path / "nope"), "--warehouse", str(tmp_path / "w")],
+                     clean_env({}), cwd=tmp_path)
+    assert result.returncode == 2 and "not a folder" in result.stderr
+    result = run_cli(["run", "--landing", str(tmp_path), "--warehouse", str(tmp_path / "w"), "--vendors", "mailchimp"],
+                     clean_env({}), cwd=tmp_path)
+    assert result.returncode == 2 and "mailchimp" in result.stderr
