@@ -16,6 +16,7 @@ import binascii
 import re
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -238,12 +239,16 @@ def is_json_content_type(content_type: str | None) -> bool:
 
 @dataclass
 class Timing:
-    """How fast the sandbox's asynchronous imports finish.
+    """How fast the sandbox's asynchronous imports finish, and its rate limits.
 
     A job is finished once ``import_delay`` seconds have passed, or once it has been
     polled ``import_polls`` times already (so a client always sees at least one
     unfinished status when it polls at once). ``None`` for ``import_polls`` means
     time alone decides.
+
+    Rate limits are calls per window per vendor, answered 429 with Retry-After and
+    no effect: Reteno's documented 200 a second is on by default; Dotdigital's
+    lowest tier (35 a minute) is off by default, as it would make benchmarks crawl.
     """
 
     import_delay: float = 0.05
@@ -251,6 +256,8 @@ class Timing:
     webhook_retry_scale: float = 0.001  # the documented 5m..2h schedule, times this
     webhook_timeout: float = 5.0
     repeat_window: float = 60.0  # Reteno POST /contact answers 409 to a repeat within this
+    reteno_calls_per_second: int | None = 200
+    dotdigital_calls_per_minute: int | None = None
 
 
 @dataclass
@@ -290,3 +297,24 @@ class IdCounter:
             value = self._next
             self._next += 1
             return value
+
+
+class RateLimit:
+    """At most ``calls`` per ``window`` seconds (sliding window); thread-safe."""
+
+    def __init__(self, calls: int, window: float) -> None:
+        self.calls = calls
+        self.window = window
+        self._times: deque[float] = deque()
+        self._lock = threading.Lock()
+
+    def retry_after(self) -> float | None:
+        """None when this call is allowed (and counted), else seconds until one is."""
+        now = time.monotonic()
+        with self._lock:
+            while self._times and now - self._times[0] >= self.window:
+                self._times.popleft()
+            if len(self._times) >= self.calls:
+                return self.window - (now - self._times[0])
+            self._times.append(now)
+            return None

@@ -25,6 +25,7 @@ from .contract import (
     AsyncJob,
     ContractError,
     IdCounter,
+    RateLimit,
     Timing,
     basic_credentials,
     is_iso_datetime,
@@ -147,6 +148,8 @@ class Dotdigital(Vendor):
             route("POST", r"/v2/data-fields", self.create_data_field, json_body=True),
         ]
         self.data_fields: dict[str, dict] = {}  # upper-cased name -> field
+        if timing.dotdigital_calls_per_minute:
+            self.rate_limit = RateLimit(timing.dotdigital_calls_per_minute, 60.0)
         self.reset()
 
     def reset(self) -> None:

@@ -25,6 +25,7 @@ from .contract import (
     AsyncJob,
     ContractError,
     IdCounter,
+    RateLimit,
     Timing,
     anything_but_null,
     basic_credentials,
@@ -133,6 +134,8 @@ class Reteno(Vendor):
             route("GET", r"/addressbooks", self.address_books),
         ]
         self.fields: dict[int, str] = {}
+        if timing.reteno_calls_per_second:
+            self.rate_limit = RateLimit(timing.reteno_calls_per_second, 1.0)
         self.reset()
 
     def reset(self) -> None:

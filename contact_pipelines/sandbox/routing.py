@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from email.message import Message
 from typing import Any
 
-from .contract import ContractError
+from .contract import ContractError, RateLimit
 
 _UNPARSED = object()
 
@@ -78,6 +78,7 @@ class Vendor:
     def __init__(self) -> None:
         self.lock = threading.RLock()
         self.routes: list[Route] = []
+        self.rate_limit: RateLimit | None = None
 
     def error(self, status: int, message: str, code: str | None = None) -> Reply:
         raise NotImplementedError

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import socket
 import threading
 import time
@@ -93,30 +94,28 @@ class _App:
         request = Request(
             handler.command, path[len(vendor.prefix) :] or "/", handler.headers, body or b""
         )
-        fault: Fault | None = None
-        if body is None:
-            reply = vendor.error(
-                vendor.body_too_large_status,
-                f"request body over {vendor.max_body_bytes} bytes; send smaller batches",
-            )
-        else:
-            route, reply = self._match(vendor, request)
-            if route is not None:
-                fault = self.faults.draw(route.starts_import)
-                reply = (
-                    self._faulted(vendor, fault)
-                    if fault
-                    else self._dispatch(vendor, route, request)
-                )
+        reply, fault = self._answer(vendor, request, too_large=body is None)
+        # Recorded before answering, so a client that has its answer also sees the record.
+        self._record(vendor.name, request, path, reply, fault, started)
         if reply is None:  # a dropped connection or a timeout: no answer at all
             handler.close_connection = True
             _hang_up(handler)
         else:
             _send(handler, reply)
-        n_contacts = (
-            reply.n_contacts if reply and reply.n_contacts is not None else request.count_contacts()
-        )
-        self._record(vendor.name, request, path, reply, n_contacts, fault, started)
+
+    def _answer(
+        self, vendor: Vendor, request: Request, too_large: bool
+    ) -> tuple[Reply | None, Fault | None]:
+        if too_large:
+            message = f"request body over {vendor.max_body_bytes} bytes; send smaller batches"
+            return vendor.error(vendor.body_too_large_status, message), None
+        route, reply = self._match(vendor, request)
+        if route is None:
+            return reply, None
+        fault = self.faults.draw(route.starts_import)
+        if fault is not None:
+            return self._faulted(vendor, fault), fault
+        return self._dispatch(vendor, route, request), None
 
     def _match(self, vendor: Vendor, request: Request) -> tuple[Route | None, Reply | None]:
         allowed: list[str] = []
@@ -154,6 +153,11 @@ class _App:
         denied = vendor.authenticate(request)
         if denied is not None:
             return denied
+        wait = vendor.rate_limit.retry_after() if vendor.rate_limit else None
+        if wait is not None:
+            reply = vendor.error(429, "rate limit exceeded; retry after the Retry-After delay")
+            reply.headers["Retry-After"] = str(max(1, math.ceil(wait)))
+            return reply
         if route.json_body and not is_json_content_type(request.headers.get("Content-Type")):
             return vendor.unsupported_media()
         try:
@@ -176,10 +180,11 @@ class _App:
         request: Request,
         path: str,
         reply: Reply | None,
-        n_contacts: int,
         fault: Fault | None,
         started: float,
     ) -> None:
+        counted = reply is not None and reply.n_contacts is not None
+        n_contacts = reply.n_contacts if counted else request.count_contacts()
         entry = {
             "method": request.method,
             "path": path,
@@ -414,6 +419,10 @@ class SandboxServer:
         """Pushtech webhook delivery attempts: bulk_id, url, attempt, status."""
         return self.state("pushtech")["webhooks"]
 
+    @property
+    def faults(self) -> FaultSpec:
+        return self._app.faults.spec
+
     def set_faults(self, faults: str | FaultSpec | None) -> None:
         self._app.faults.set(faults)
 
@@ -451,7 +460,7 @@ def serve(
 ) -> None:
     """Run the sandbox in the foreground until Ctrl-C, printing where and how to call it."""
     sandbox = SandboxServer(host=host, port=port, faults=faults, seed=seed)
-    print(f"vendor sandbox on {sandbox.url} (faults: {sandbox._app.faults.spec})")
+    print(f"vendor sandbox on {sandbox.url} (faults: {sandbox.faults})")
     print("export these to point the pipelines at it (sandbox credentials, not secrets):")
     for name, value in sandbox.env().items():
         print(f"  {name}={value}")

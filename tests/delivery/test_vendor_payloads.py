@@ -127,6 +127,18 @@ def test_reteno_rejects_cards_it_cannot_match(make_cards, make_config):
     assert "channel" in items["nochannel"].error
 
 
+def test_reteno_dedupe_needs_apply_only_without_external_id(make_cards, make_config):
+    cfg = make_config(reteno={"dedupe_on": "email_or_sms"}).vendors.reteno
+    push_only = {"email": None, "phone": None}
+    cards = make_cards(
+        full_card(contact_key="with_ext", **push_only),
+        full_card(contact_key="no_ext", external_id=None, **push_only),
+    )
+    items = by_key(reteno.build_payloads(cards, None, cfg, {}))
+    assert items["with_ext"].error is None
+    assert "no email or mobile phone to match on" in items["no_ext"].error
+
+
 def test_reteno_email_dedupe_accepts_cards_without_external_id(make_cards, make_config):
     cfg = make_config(reteno={"dedupe_on": "email"}).vendors.reteno
     [item] = reteno.build_payloads(make_cards(full_card(external_id=None)), None, cfg, {})

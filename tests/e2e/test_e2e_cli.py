@@ -104,3 +104,58 @@ def test_cli_usage_errors_are_clear(tmp_path):
     result = run_cli(["run", "--landing", str(tmp_path), "--warehouse", str(tmp_path / "w"), "--vendors", "mailchimp"],
                      clean_env({}), cwd=tmp_path)
     assert result.returncode == 2 and "mailchimp" in result.stderr
+
+
+def _by(contacts, predicate):
+    found = [c for c in contacts if predicate(c)]
+    assert len(found) == 1, f"expected exactly one match, found {len(found)}"
+    return found[0]
+
+
+def test_run_on_samples_puts_every_person_into_every_vendor(tmp_path, seeded_sandbox):
+    result, summary = run_samples(tmp_path, seeded_sandbox)
+    assert result.returncode == 0, result.stderr[-5000:]
+
+    assert set(summary) == SUMMARY_KEYS
+    assert summary["rows_read"] == 71  # 25 + 15 + 12 + 10 + 9 (8 JSON contacts, one with two devices)
+    assert summary["rows_read"] == summary["rows_valid"] + summary["rows_rejected"]
+    assert summary["rejected_by_reason"] == {"invalid_email": 2, "invalid_phone": 1, "no_identifier": 1}
+    assert 30 < summary["contacts"] < summary["rows_valid"]  # duplicates across files merged
+    assert summary["segments"]["Customers"] > 0 and summary["segments"]["Ukraine"] > 0
+    for vendor in ("reteno", "dotdigital", "pushtech"):
+        counts = summary["vendors"][vendor]
+        assert set(counts) == VENDOR_KEYS
+        assert counts["created"] + counts["updated"] + counts["unchanged"] + counts["rejected"] == summary["contacts"]
+        assert counts["sent"] == len(seeded_sandbox.contacts(vendor)) > 0
+
+    reteno = _by(seeded_sandbox.contacts("reteno"), lambda c: c.get("externalCustomerId") == "C-10001")
+    channels = {(ch["type"], ch["value"]) for ch in reteno["channels"]}
+    assert ("email", "olena.kovalenko@gmail.com") in channels
+    assert ("sms", "380671234567") in channels  # international digits, from "067 123 45 67" in UA
+    assert any(t == "mobilepush" for t, _ in channels)  # token from the JSON export, merged by external id
+    assert {"id": 12345, "value": "gold"} in reteno["fields"]
+    assert {"Customers", "VIP"} <= set(reteno["groups"])
+
+    dotdigital = _by(seeded_sandbox.contacts("dotdigital"),
+                     lambda c: c["identifiers"].get("email") == "olena.kovalenko@gmail.com")
+    assert dotdigital["identifiers"]["mobileNumber"] == "+380671234567"  # E.164
+    assert dotdigital["dataFields"]["PLAN"] == "gold"
+    assert dotdigital["dataFields"]["FIRSTNAME"]
+    assert {101, 102} <= set(dotdigital["lists"])
+
+    pushtech = _by(seeded_sandbox.contacts("pushtech"), lambda c: c.get("user_id") == "C-10001")
+    assert (pushtech["phone_countrycode"], pushtech["phone_number"]) == ("380", "671234567")
+    assert pushtech["plan_type"] == "gold" and pushtech["gender"] == "FEMALE"
+    assert pushtech["born_date"] == "1988-03-14T00:00:00Z"
+    assert {"list_id": "5f1c0a", "subscribed": True} in pushtech["list_subscriptions"]
+
+    # the person known as taras.melnyk in three files is one contact everywhere
+    melnyk = [c for c in seeded_sandbox.contacts("dotdigital") if c["identifiers"].get("email") == "taras.melnyk@gmail.com"]
+    assert len(melnyk) == 1
+
+    # a second run of the unchanged base sends nothing
+    again, summary_again = run_samples(tmp_path, seeded_sandbox, landing=tmp_path / "landing")
+    assert again.returncode == 0, again.stderr[-3000:]
+    for vendor in ("reteno", "dotdigital", "pushtech"):
+        assert summary_again["vendors"][vendor]["sent"] == 0
+        assert summary_again["vendors"][vendor]["unchanged"] == summary["vendors"][vendor]["sent"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from contact_pipelines.sandbox import FaultSpec, SandboxServer
+from contact_pipelines.sandbox import FaultSpec, SandboxServer, Timing
 
 RETENO_BODY = {
     "dedupeOn": "email",
@@ -178,3 +178,21 @@ def test_requests_record_method_path_status_count_and_bytes(
     assert sandbox.requests("dotdigital") == []
     with pytest.raises(KeyError):
         sandbox.requests("mailchimp")
+
+
+def test_rate_limits_answer_429_with_retry_after_and_no_effect() -> None:
+    timing = Timing(reteno_calls_per_second=3, dotdigital_calls_per_minute=2)
+    with SandboxServer(timing=timing) as sandbox:
+        env = sandbox.env()
+        reteno = httpx.Client(base_url=env["RETENO_API_URL"], auth=("u", env["RETENO_API_KEY"]))
+        statuses = [reteno.post("/contacts", json=RETENO_BODY).status_code for _ in range(4)]
+        assert statuses == [200, 200, 200, 429]
+        dotdigital = httpx.Client(
+            base_url=env["DOTDIGITAL_API_URL"],
+            auth=(env["DOTDIGITAL_API_USER"], env["DOTDIGITAL_API_PASSWORD"]),
+        )
+        statuses = [dotdigital.get("/v2/data-fields").status_code for _ in range(2)]
+        refused = dotdigital.put("/contacts/v3/import", json=DOTDIGITAL_BODY)
+        assert (statuses, refused.status_code) == ([200, 200], 429)
+        assert 1 <= int(refused.headers["Retry-After"]) <= 60
+        assert sandbox.contacts("dotdigital") == []

@@ -74,12 +74,12 @@ BODY_KEYS = (
     "eventKeyForNewContacts",
 )
 
-# What each dedupeOn value needs in the contact to be matched at all.
+# What each dedupeOn value needs in a contact without externalCustomerId to be matched.
 _DEDUPE_NEEDS = {
-    "email": ({"email"}, "an email"),
-    "sms": ({"sms"}, "a mobile phone"),
-    "push": ({"mobilepush"}, "a mobile push token"),
-    "email_or_sms": ({"email", "sms"}, "an email or a mobile phone"),
+    "email": ({"email"}, "email"),
+    "sms": ({"sms"}, "mobile phone"),
+    "push": ({"mobilepush"}, "mobile push token"),
+    "email_or_sms": ({"email", "sms"}, "email or mobile phone"),
 }
 
 
@@ -159,14 +159,19 @@ def _reject_reason(contact: dict, dedupe_on: str) -> str | None:
     types = {channel["type"] for channel in contact.get("channels", ())}
     if not types:
         return "no email, mobile phone or push token: Reteno needs at least one channel"
-    if dedupe_on == "externalCustomerId" and "externalCustomerId" not in contact:
+    if "externalCustomerId" in contact:
+        return None  # Reteno matches on the external id first and ignores dedupeOn
+    if dedupe_on == "externalCustomerId":
         return (
             "no external_id while vendors.reteno.dedupe_on is externalCustomerId: "
             "map an external id column or set dedupe_on to email_or_sms"
         )
     needs = _DEDUPE_NEEDS.get(dedupe_on)
     if needs and not (types & needs[0]):
-        return f"no {needs[1]} to match on (vendors.reteno.dedupe_on is {dedupe_on})"
+        return (
+            f"no {needs[1]} to match on (vendors.reteno.dedupe_on is {dedupe_on}) "
+            "and no external_id: add one, or choose another dedupe_on"
+        )
     return None
 
 

@@ -54,7 +54,7 @@ def build_sync_asset(vendor: str) -> dg.AssetsDefinition:
         result = stages.deliver_shard(
             vendor, shard, pipeline.load_config(), warehouse,
             credentials=None if config.dry_run else vendor_resource.credentials(),
-            ledger=pipeline.ledger(), run_id=context.run_id, dry_run=config.dry_run,
+            ledger=pipeline.ledger(), run_id=context.run.run_id, dry_run=config.dry_run,
             dry_run_dir=dry_run_dir, logger=context.log,
         )
         yield dg.MaterializeResult(
