@@ -16,10 +16,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
-$(DAGSTER_HOME):
-	@mkdir -p $(DAGSTER_HOME)
+# the embedded default instance: an empty dagster.yaml means SQLite storage in DAGSTER_HOME
+$(DAGSTER_HOME)/dagster.yaml:
+	@mkdir -p $(DAGSTER_HOME) && touch $@
 
-demo: venv $(DAGSTER_HOME)
+demo: venv $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/contact-pipelines demo
 
 test: venv
@@ -29,7 +30,7 @@ lint: venv
 	$(BIN)/ruff check contact_pipelines tests benchmarks
 	$(BIN)/ruff format --check contact_pipelines tests benchmarks
 
-ui: venv $(DAGSTER_HOME)
+ui: venv $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster dev -w workspace.yaml
 
 sandbox: venv

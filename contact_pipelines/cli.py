@@ -39,23 +39,36 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
-    demo = commands.add_parser("demo", help="the whole flow on the bundled samples against the sandbox")
+    demo = commands.add_parser(
+        "demo", help="the whole flow on the bundled samples against the sandbox"
+    )
     demo.add_argument("--summary-json", type=Path, help="also write the summary here")
     demo.set_defaults(handler=_demo)
 
     run = commands.add_parser("run", help="every stage for every landed file and every shard")
     run.add_argument("--landing", type=Path, required=True, help="folder of landed export files")
     run.add_argument("--warehouse", required=True, help="warehouse folder or URL (s3://...)")
-    run.add_argument("--config", help="pipeline YAML (default: $CONTACT_PIPELINES_CONFIG or data/config/pipeline.yaml)")
-    run.add_argument("--vendors", default=",".join(VENDORS), help="comma-separated subset of " + ",".join(VENDORS))
-    run.add_argument("--dry-run", action="store_true", help="build and validate every payload, send nothing")
+    run.add_argument(
+        "--config",
+        help="pipeline YAML (default: $CONTACT_PIPELINES_CONFIG or data/config/pipeline.yaml)",
+    )
+    run.add_argument(
+        "--vendors",
+        default=",".join(VENDORS),
+        help="comma-separated subset of " + ",".join(VENDORS),
+    )
+    run.add_argument(
+        "--dry-run", action="store_true", help="build and validate every payload, send nothing"
+    )
     run.add_argument("--summary-json", type=Path, help="write the run summary as JSON here")
     run.set_defaults(handler=_run)
 
     sandbox = commands.add_parser("sandbox", help="the local vendor sandbox as a standalone server")
     sandbox.add_argument("--host", default="127.0.0.1")
     sandbox.add_argument("--port", type=int, default=8765)
-    sandbox.add_argument("--faults", default=None, help='e.g. "429:0.05,5xx:0.1,drop:0.02,retry_after:1"')
+    sandbox.add_argument(
+        "--faults", default=None, help='e.g. "429:0.05,5xx:0.1,drop:0.02,retry_after:1"'
+    )
     sandbox.add_argument("--seed", type=int, default=0)
     sandbox.set_defaults(handler=_sandbox)
     return parser
@@ -65,7 +78,9 @@ def _vendor_list(text: str) -> tuple[str, ...]:
     vendors = tuple(v.strip() for v in text.split(",") if v.strip())
     unknown = [v for v in vendors if v not in VENDORS]
     if unknown:
-        raise ValueError(f"--vendors: unknown vendor(s) {unknown}; choose among {','.join(VENDORS)}")
+        raise ValueError(
+            f"--vendors: unknown vendor(s) {unknown}; choose among {','.join(VENDORS)}"
+        )
     return vendors
 
 
@@ -116,19 +131,26 @@ def _demo(args) -> int:
     if not SAMPLES_DIR.is_dir():
         raise ValueError(f"{SAMPLES_DIR} not found: run the demo from the repository's top folder")
     _fresh_landing(SAMPLES_DIR, DEMO_LANDING)
-    shutil.rmtree(DEMO_WAREHOUSE, ignore_errors=True)  # the sandbox starts empty, so must the ledger
+    shutil.rmtree(
+        DEMO_WAREHOUSE, ignore_errors=True
+    )  # the sandbox starts empty, so must the ledger
     config = load_config(DEMO_CONFIG)
     with SandboxServer(port=0) as sandbox:
         seed_sandbox_fields(sandbox, config)
         os.environ.update(sandbox.env())
-        print(f"vendor sandbox on {sandbox.url}; landing {DEMO_LANDING}; warehouse {DEMO_WAREHOUSE}")
+        print(
+            f"vendor sandbox on {sandbox.url}; landing {DEMO_LANDING}; warehouse {DEMO_WAREHOUSE}"
+        )
         outcome = run_pipeline(DEMO_LANDING, str(DEMO_WAREHOUSE), str(DEMO_CONFIG))
         code = _report(outcome, args.summary_json)
         held = {v: len(sandbox.contacts(v)) for v in VENDORS}
         print("sandbox now holds " + ", ".join(f"{v}: {n} contacts" for v, n in held.items()))
         again = run_pipeline(DEMO_LANDING, str(DEMO_WAREHOUSE), str(DEMO_CONFIG))
         sent_again = {v: c["sent"] for v, c in again.summary.get("vendors", {}).items()}
-        print("second run (nothing changed): sent " + ", ".join(f"{v} {n}" for v, n in sent_again.items()))
+        print(
+            "second run (nothing changed): sent "
+            + ", ".join(f"{v} {n}" for v, n in sent_again.items())
+        )
     return code or (1 if again.failures else 0)
 
 
@@ -146,7 +168,9 @@ def seed_sandbox_fields(sandbox, config) -> None:
     sandbox.seed_fields(
         reteno={field_id: name for name, field_id in vendors.reteno.fields.items()},
         dotdigital=sorted(set(vendors.dotdigital.data_fields.values())),
-        pushtech=sorted({vendors.pushtech.custom_fields.get(n, n) for n in _additional_fields(config)}),
+        pushtech=sorted(
+            {vendors.pushtech.custom_fields.get(n, n) for n in _additional_fields(config)}
+        ),
     )
 
 

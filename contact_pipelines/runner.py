@@ -91,7 +91,6 @@ def run_pipeline(
 
 
 def _run_all(landing, warehouse, config, vendors, dry_run, instance) -> PipelineRun:
-    from contact_pipelines.core import stages
     from contact_pipelines.core.landing import scan_landing
     from contact_pipelines.core.warehouse import Warehouse
     from contact_pipelines.defs.partitions import landed_files, shards
@@ -99,6 +98,8 @@ def _run_all(landing, warehouse, config, vendors, dry_run, instance) -> Pipeline
 
     defs = load_definitions()
     run = PipelineRun(summary={})
+    pipeline_config = load_config(config)
+    vendors = tuple(v for v in vendors if getattr(pipeline_config.vendors, v).enabled)
     state_dir = pipeline_resource().state_dir()
     landed = scan_landing(Path(landing), cache_path=state_dir / "landing_hashes.json")
     keys = [f.partition_key for f in landed]
@@ -162,5 +163,7 @@ def _failure_message(result) -> str:
         messages.append(f"{event.step_key}: {error.message.strip() if error else 'failed'}")
     for evaluation in result.get_asset_check_evaluations():
         if not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR:
-            messages.append(f"check {evaluation.check_name} on {evaluation.asset_key.to_user_string()} failed")
+            messages.append(
+                f"check {evaluation.check_name} on {evaluation.asset_key.to_user_string()} failed"
+            )
     return "; ".join(messages) or "run failed (see the Dagster run log)"

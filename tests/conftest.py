@@ -10,7 +10,9 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 SAMPLES = REPO / "data" / "samples"
 CONFIG = REPO / "data" / "config" / "pipeline.yaml"
-POSTGRES_URL = os.environ.get("CONTACT_PIPELINES_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+POSTGRES_URL = os.environ.get(
+    "CONTACT_PIPELINES_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test"
+)
 
 
 @pytest.fixture

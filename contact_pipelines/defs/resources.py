@@ -23,6 +23,7 @@ LANDING_ENV, WAREHOUSE_ENV, LEDGER_ENV = (
     "CONTACT_PIPELINES_LEDGER_URL",
 )
 
+
 class PipelineResource(dg.ConfigurableResource):
     """The configuration file, the landing folder, the warehouse and the delivery ledger."""
 
@@ -138,4 +139,7 @@ def pipeline_resource() -> PipelineResource:
 
 
 def all_resources() -> dict[str, dg.ConfigurableResource]:
-    return {"pipeline": pipeline_resource(), **{v: cls.from_environment() for v, cls in VENDOR_RESOURCES.items()}}
+    return {
+        "pipeline": pipeline_resource(),
+        **{v: cls.from_environment() for v, cls in VENDOR_RESOURCES.items()},
+    }

@@ -35,6 +35,7 @@ from .contract import (
     map_of,
     obj,
     one_of,
+    same_secret,
     scalar,
 )
 from .routing import Reply, Request, Vendor, route
@@ -177,7 +178,9 @@ class Dotdigital(Vendor):
         return Reply(status, {"errorCode": error_code, "description": message})
 
     def authenticate(self, request: Request) -> Reply | None:
-        if basic_credentials(request.headers.get("Authorization")) != self._credentials:
+        given = basic_credentials(request.headers.get("Authorization")) or ("", "")
+        user, password = self._credentials
+        if not (same_secret(given[0], user) and same_secret(given[1], password)):
             return self.error(
                 401, "Unauthorized: use HTTP Basic auth with the API user's email and password"
             )

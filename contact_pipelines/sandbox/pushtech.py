@@ -35,6 +35,7 @@ from .contract import (
     list_of,
     obj,
     one_of,
+    same_secret,
 )
 from .routing import Reply, Request, Vendor, route
 
@@ -163,7 +164,7 @@ class Pushtech(Vendor):
         account = request.params.get("account", "")
         expected = f"Token token={self._token}"
         given = request.headers.get("Authorization") or ""
-        if account != self.account_id or not hmac.compare_digest(given, expected):
+        if account != self.account_id or not same_secret(given, expected):
             return self.error(401, f"authorization failure for account: {account}")
         return None
 

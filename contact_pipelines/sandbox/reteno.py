@@ -34,6 +34,7 @@ from .contract import (
     list_of,
     obj,
     one_of,
+    same_secret,
 )
 from .routing import Reply, Request, Vendor, route
 
@@ -157,7 +158,7 @@ class Reteno(Vendor):
 
     def authenticate(self, request: Request) -> Reply | None:
         credentials = basic_credentials(request.headers.get("Authorization"))
-        if credentials is None or credentials[1] != self._api_key:
+        if credentials is None or not same_secret(credentials[1], self._api_key):
             return self.error(
                 401, "Unauthorized: use HTTP Basic auth with the API key as the password"
             )

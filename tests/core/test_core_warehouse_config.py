@@ -18,7 +18,10 @@ def test_warehouse_round_trip_and_layout(tmp_path):
 def test_warehouse_failed_write_leaves_previous_partition(tmp_path):
     warehouse = Warehouse(tmp_path)
     warehouse.write("raw_contacts", "f.csv@1", pa.table({"a": ["old"]}))
-    with pytest.raises(RuntimeError), warehouse.writer("raw_contacts", "f.csv@1", pa.schema([("a", pa.string())])) as w:
+    with (
+        pytest.raises(RuntimeError),
+        warehouse.writer("raw_contacts", "f.csv@1", pa.schema([("a", pa.string())])) as w,
+    ):
         w.write_table(pa.table({"a": ["new"]}))
         raise RuntimeError("boom")
     assert warehouse.read("raw_contacts", "f.csv@1").column("a").to_pylist() == ["old"]

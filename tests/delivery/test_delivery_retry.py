@@ -116,3 +116,12 @@ def test_gives_up_after_max_attempts(scripted):
     ):
         http.request("GET", "/importstatus/x")
     assert len(server.seen) == FAST.max_attempts
+
+
+def test_throttling_does_not_use_up_the_attempts(scripted):
+    throttled = (429, {"Retry-After": "0"}, {"errorCode": "contacts:tooManyActiveImports"})
+    server = scripted(*[throttled] * 5, (202, {}, {"importId": "x"}))
+    policy = RetryPolicy(max_attempts=2, initial_wait=0.01, max_wait=0.02)
+    with VendorHttp("dotdigital", server.url, retry=policy) as http:
+        assert http.request("PUT", "/contacts/v3/import", json_body={}).json() == {"importId": "x"}
+    assert len(server.seen) == 6

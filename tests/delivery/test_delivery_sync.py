@@ -343,3 +343,43 @@ def test_reteno_several_failures_in_one_batch(sandbox, sqlite_ledger, make_cards
     result = sync("reteno", sandbox, cards, None, make_config(), sqlite_ledger)
     assert outcomes(result) == {"ok": "created", "bad1": "rejected", "bad2": "rejected"}
     assert "ba***@" in errors(result)["bad1"]  # the vendor's message, its email masked
+
+
+def test_pushtech_creates_missing_custom_fields_when_asked(
+    sandbox, sqlite_ledger, make_cards, make_config
+):
+    cards = make_cards({"contact_key": "k", "email": "t@example.com", "fields": {"tier": "2"}})
+    refused = make_config(pushtech={"custom_fields": {"tier": "tier"}})
+    with pytest.raises(MissingVendorFieldsError, match="tier"):
+        sync("pushtech", sandbox, cards, None, refused, sqlite_ledger)
+    allowed = make_config(
+        pushtech={"custom_fields": {"tier": "tier"}, "create_missing_fields": True}
+    )
+    result = sync("pushtech", sandbox, cards, None, allowed, sqlite_ledger)
+    assert result.counts["created"] == 1
+    assert sandbox.contacts("pushtech")[0]["tier"] == "2"
+
+
+def test_dotdigital_clears_a_field_that_vanished_at_the_source(
+    sandbox, sqlite_ledger, make_cards, make_config
+):
+    config = make_config(
+        dotdigital={"data_fields": {"plan_type": "PLAN"}, "clear_missing_fields": True}
+    )
+    with_plan = make_cards(
+        {"contact_key": "k", "email": "t@example.com", "fields": {"plan_type": "gold"}}
+    )
+    without_plan = make_cards({"contact_key": "k", "email": "t@example.com", "first_name": "T"})
+    sync("dotdigital", sandbox, with_plan, None, config, sqlite_ledger)
+    assert sandbox.contacts("dotdigital")[0]["dataFields"].get("PLAN") == "gold"
+    cleared = sync("dotdigital", sandbox, without_plan, None, config, sqlite_ledger, run_id="r2")
+    assert outcomes(cleared) == {"k": "updated"}
+    assert sandbox.contacts("dotdigital")[0]["dataFields"].get("PLAN") in (None, "")
+    last_body = [r for r in sandbox.requests("dotdigital") if r["method"] == "PUT"][-1]
+    assert last_body["n_contacts"] == 1
+
+
+def test_empty_shard_sends_nothing(sandbox, sqlite_ledger, make_cards, make_config):
+    result = sync("dotdigital", sandbox, make_cards(), None, make_config(), sqlite_ledger)
+    assert result.log.num_rows == 0
+    assert result.counts == {"sent": 0, "created": 0, "updated": 0, "unchanged": 0, "rejected": 0}

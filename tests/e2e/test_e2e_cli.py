@@ -17,7 +17,15 @@ from contact_pipelines.core.config import load_config
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "data" / "samples"
 CONFIG = REPO / "data" / "config" / "pipeline.yaml"
-SUMMARY_KEYS = {"rows_read", "rows_valid", "rows_rejected", "rejected_by_reason", "contacts", "segments", "vendors"}
+SUMMARY_KEYS = {
+    "rows_read",
+    "rows_valid",
+    "rows_rejected",
+    "rejected_by_reason",
+    "contacts",
+    "segments",
+    "vendors",
+}
 VENDOR_KEYS = {"sent", "created", "updated", "unchanged", "rejected"}
 
 pytestmark = pytest.mark.slow
@@ -37,7 +45,13 @@ def run_cli(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Compl
 
 
 def clean_env(extra: dict[str, str]) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("RETENO_", "DOTDIGITAL_", "PUSHTECH_", "CONTACT_PIPELINES_", "DAGSTER_HOME"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(
+            ("RETENO_", "DOTDIGITAL_", "PUSHTECH_", "CONTACT_PIPELINES_", "DAGSTER_HOME")
+        )
+    }
     env.update(extra)
     return env
 
@@ -51,11 +65,24 @@ def seeded_sandbox(sandbox):
 def run_samples(tmp_path, sandbox, *extra_args, env_overrides=None, landing=None):
     landing = landing or land_samples(tmp_path / "landing")
     summary_path = tmp_path / "summary.json"
-    env = clean_env({**sandbox.env(), "DAGSTER_HOME": str(tmp_path / "dagster_home"), **(env_overrides or {})})
+    env = clean_env(
+        {**sandbox.env(), "DAGSTER_HOME": str(tmp_path / "dagster_home"), **(env_overrides or {})}
+    )
     result = run_cli(
-        ["run", "--landing", str(landing), "--warehouse", str(tmp_path / "warehouse"),
-         "--config", str(CONFIG), "--summary-json", str(summary_path), *extra_args],
-        env, cwd=tmp_path,
+        [
+            "run",
+            "--landing",
+            str(landing),
+            "--warehouse",
+            str(tmp_path / "warehouse"),
+            "--config",
+            str(CONFIG),
+            "--summary-json",
+            str(summary_path),
+            *extra_args,
+        ],
+        env,
+        cwd=tmp_path,
     )
     summary = json.loads(summary_path.read_text()) if summary_path.exists() else None
     return result, summary
@@ -64,7 +91,10 @@ def run_samples(tmp_path, sandbox, *extra_args, env_overrides=None, landing=None
 def test_missing_vendor_secret_stops_that_vendor_before_any_call(tmp_path, seeded_sandbox):
     env = {k: v for k, v in seeded_sandbox.env().items()}
     result, summary = run_samples(
-        tmp_path, seeded_sandbox, "--vendors", "reteno,dotdigital",
+        tmp_path,
+        seeded_sandbox,
+        "--vendors",
+        "reteno,dotdigital",
         env_overrides={"RETENO_API_KEY": ""},
     )
     assert result.returncode == 1, result.stderr[-3000:]
@@ -85,8 +115,14 @@ def test_unreadable_file_fails_its_own_partition_only(tmp_path, seeded_sandbox):
 
 def test_dry_run_sends_nothing_and_needs_no_secrets(tmp_path, seeded_sandbox):
     result, summary = run_samples(
-        tmp_path, seeded_sandbox, "--dry-run",
-        env_overrides={"RETENO_API_KEY": "", "DOTDIGITAL_API_PASSWORD": "", "PUSHTECH_API_TOKEN": ""},
+        tmp_path,
+        seeded_sandbox,
+        "--dry-run",
+        env_overrides={
+            "RETENO_API_KEY": "",
+            "DOTDIGITAL_API_PASSWORD": "",
+            "PUSHTECH_API_TOKEN": "",
+        },
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert all(seeded_sandbox.requests(v) == [] for v in ("reteno", "dotdigital", "pushtech"))
@@ -98,11 +134,25 @@ def test_dry_run_sends_nothing_and_needs_no_secrets(tmp_path, seeded_sandbox):
 
 
 def test_cli_usage_errors_are_clear(tmp_path):
-    result = run_cli(["run", "--landing", str(tmp_path / "nope"), "--warehouse", str(tmp_path / "w")],
-                     clean_env({}), cwd=tmp_path)
+    result = run_cli(
+        ["run", "--landing", str(tmp_path / "nope"), "--warehouse", str(tmp_path / "w")],
+        clean_env({}),
+        cwd=tmp_path,
+    )
     assert result.returncode == 2 and "not a folder" in result.stderr
-    result = run_cli(["run", "--landing", str(tmp_path), "--warehouse", str(tmp_path / "w"), "--vendors", "mailchimp"],
-                     clean_env({}), cwd=tmp_path)
+    result = run_cli(
+        [
+            "run",
+            "--landing",
+            str(tmp_path),
+            "--warehouse",
+            str(tmp_path / "w"),
+            "--vendors",
+            "mailchimp",
+        ],
+        clean_env({}),
+        cwd=tmp_path,
+    )
     assert result.returncode == 2 and "mailchimp" in result.stderr
 
 
@@ -117,27 +167,42 @@ def test_run_on_samples_puts_every_person_into_every_vendor(tmp_path, seeded_san
     assert result.returncode == 0, result.stderr[-5000:]
 
     assert set(summary) == SUMMARY_KEYS
-    assert summary["rows_read"] == 71  # 25 + 15 + 12 + 10 + 9 (8 JSON contacts, one with two devices)
+    assert (
+        summary["rows_read"] == 71
+    )  # 25 + 15 + 12 + 10 + 9 (8 JSON contacts, one with two devices)
     assert summary["rows_read"] == summary["rows_valid"] + summary["rows_rejected"]
-    assert summary["rejected_by_reason"] == {"invalid_email": 2, "invalid_phone": 1, "no_identifier": 1}
+    assert summary["rejected_by_reason"] == {
+        "invalid_email": 2,
+        "invalid_phone": 1,
+        "no_identifier": 1,
+    }
     assert 30 < summary["contacts"] < summary["rows_valid"]  # duplicates across files merged
     assert summary["segments"]["Customers"] > 0 and summary["segments"]["Ukraine"] > 0
     for vendor in ("reteno", "dotdigital", "pushtech"):
         counts = summary["vendors"][vendor]
         assert set(counts) == VENDOR_KEYS
-        assert counts["created"] + counts["updated"] + counts["unchanged"] + counts["rejected"] == summary["contacts"]
+        assert (
+            counts["created"] + counts["updated"] + counts["unchanged"] + counts["rejected"]
+            == summary["contacts"]
+        )
         assert counts["sent"] == len(seeded_sandbox.contacts(vendor)) > 0
 
-    reteno = _by(seeded_sandbox.contacts("reteno"), lambda c: c.get("externalCustomerId") == "C-10001")
+    reteno = _by(
+        seeded_sandbox.contacts("reteno"), lambda c: c.get("externalCustomerId") == "C-10001"
+    )
     channels = {(ch["type"], ch["value"]) for ch in reteno["channels"]}
     assert ("email", "olena.kovalenko@gmail.com") in channels
     assert ("sms", "380671234567") in channels  # international digits, from "067 123 45 67" in UA
-    assert any(t == "mobilepush" for t, _ in channels)  # token from the JSON export, merged by external id
+    assert any(
+        t == "mobilepush" for t, _ in channels
+    )  # token from the JSON export, merged by external id
     assert {"id": 12345, "value": "gold"} in reteno["fields"]
     assert {"Customers", "VIP"} <= set(reteno["groups"])
 
-    dotdigital = _by(seeded_sandbox.contacts("dotdigital"),
-                     lambda c: c["identifiers"].get("email") == "olena.kovalenko@gmail.com")
+    dotdigital = _by(
+        seeded_sandbox.contacts("dotdigital"),
+        lambda c: c["identifiers"].get("email") == "olena.kovalenko@gmail.com",
+    )
     assert dotdigital["identifiers"]["mobileNumber"] == "+380671234567"  # E.164
     assert dotdigital["dataFields"]["PLAN"] == "gold"
     assert dotdigital["dataFields"]["FIRSTNAME"]
@@ -150,7 +215,11 @@ def test_run_on_samples_puts_every_person_into_every_vendor(tmp_path, seeded_san
     assert {"list_id": "5f1c0a", "subscribed": True} in pushtech["list_subscriptions"]
 
     # the person known as taras.melnyk in three files is one contact everywhere
-    melnyk = [c for c in seeded_sandbox.contacts("dotdigital") if c["identifiers"].get("email") == "taras.melnyk@gmail.com"]
+    melnyk = [
+        c
+        for c in seeded_sandbox.contacts("dotdigital")
+        if c["identifiers"].get("email") == "taras.melnyk@gmail.com"
+    ]
     assert len(melnyk) == 1
 
     # a second run of the unchanged base sends nothing

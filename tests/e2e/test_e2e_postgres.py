@@ -43,9 +43,16 @@ def test_pipeline_on_postgres_instance(tmp_path, fresh_database, sandbox, monkey
     home = tmp_path / "dagster_home"
     home.mkdir()
     shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
-    for var, value in {"DAGSTER_PG_HOST": "127.0.0.1", "DAGSTER_PG_PORT": "5432", "DAGSTER_PG_USER": "postgres",
-                       "DAGSTER_PG_PASSWORD": "", "DAGSTER_PG_DB": db_name, "DAGSTER_HOME": str(home),
-                       "CONTACT_PIPELINES_LEDGER_URL": db_url, **sandbox.env()}.items():
+    for var, value in {
+        "DAGSTER_PG_HOST": "127.0.0.1",
+        "DAGSTER_PG_PORT": "5432",
+        "DAGSTER_PG_USER": "postgres",
+        "DAGSTER_PG_PASSWORD": "",
+        "DAGSTER_PG_DB": db_name,
+        "DAGSTER_HOME": str(home),
+        "CONTACT_PIPELINES_LEDGER_URL": db_url,
+        **sandbox.env(),
+    }.items():
         monkeypatch.setenv(var, value)
     seed_sandbox_fields(sandbox, load_config(CONFIG))
     landing = tmp_path / "landing"
@@ -57,7 +64,10 @@ def test_pipeline_on_postgres_instance(tmp_path, fresh_database, sandbox, monkey
     outcome = run_pipeline(landing, str(tmp_path / "warehouse"), str(CONFIG), instance=instance)
 
     assert outcome.ok, [str(f) for f in outcome.failures]
-    assert outcome.summary["rows_read"] == outcome.summary["rows_valid"] + outcome.summary["rows_rejected"]
+    assert (
+        outcome.summary["rows_read"]
+        == outcome.summary["rows_valid"] + outcome.summary["rows_rejected"]
+    )
     assert outcome.summary["vendors"]["reteno"]["sent"] > 0
     runs = instance.get_runs()
     assert len(runs) == len(outcome.run_ids) and all(r.is_success for r in runs)

@@ -3,6 +3,8 @@ the async import status and the matching rules."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import httpx
 import pytest
 
@@ -94,6 +96,8 @@ def test_more_than_3000_contacts_is_a_400_with_no_effect(
         ),
         (bulk(email_contact("a@example.com"), customFieldsIDs=[999]), "customFieldsIDs"),
         (bulk(), "contacts"),
+        (bulk(email_contact("a@example.com"), dedupeOn="fieldId"), "fieldId"),
+        (bulk(email_contact("a@example.com"), fieldId=12345), "fieldId"),
     ],
 )
 def test_contract_violations_are_400_naming_the_key(
@@ -241,3 +245,38 @@ def test_addressbooks_lists_only_seeded_fields(
     sandbox.seed_fields(reteno={777: "tier"})
     groups = reteno.get("/addressbooks").json()["fieldGroups"]
     assert {f["id"] for group in groups for f in group["fields"]} == {12345, 777}
+
+
+def test_dedupe_on_a_field_matches_on_its_value(
+    sandbox: SandboxServer, reteno: httpx.Client
+) -> None:
+    def with_plan(email: str) -> dict:
+        return email_contact(email, fields=[{"id": 12345, "value": "P-1"}])
+
+    reteno.post(
+        "/contacts", json=bulk(with_plan("a@example.com"), dedupeOn="fieldId", fieldId=12345)
+    )
+    reteno.post(
+        "/contacts", json=bulk(with_plan("b@example.com"), dedupeOn="fieldId", fieldId=12345)
+    )
+    stored = sandbox.contacts("reteno")
+    assert [c["channels"][0]["value"] for c in stored] == ["b@example.com"]
+
+
+def test_concurrent_batches_all_land_with_distinct_ids(sandbox: SandboxServer) -> None:
+    env = sandbox.env()
+
+    def send(start: int) -> int:
+        contacts = [email_contact(f"c{i}@example.com") for i in range(start, start + 500)]
+        answer = httpx.post(
+            f"{env['RETENO_API_URL']}/contacts",
+            json=bulk(*contacts),
+            auth=("u", env["RETENO_API_KEY"]),
+            timeout=30,
+        )
+        return answer.status_code
+
+    with ThreadPoolExecutor(8) as pool:
+        assert set(pool.map(send, range(0, 8000, 500))) == {200}
+    stored = sandbox.contacts("reteno")
+    assert len(stored) == len({c["id"] for c in stored}) == 8000

@@ -23,6 +23,7 @@ from tenacity import (
     stop_after_delay,
     wait_random_exponential,
 )
+from tenacity.stop import stop_base
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +38,8 @@ def dumps(body) -> bytes:
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    max_attempts: int = 8
-    max_total_seconds: float = 900.0  # give up on one call after this long
+    max_attempts: int = 8  # for 5xx, timeouts and dropped connections
+    max_total_seconds: float = 1800.0  # give up on one call after this long (429s included)
     initial_wait: float = 0.5
     max_wait: float = 60.0
 
@@ -103,6 +104,19 @@ def retry_after_seconds(response: httpx.Response | None) -> float:
         return max(0.0, (parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds())
     except (TypeError, ValueError):
         return 0.0
+
+
+class _stop_after_attempts_unless_throttled(stop_base):  # noqa: N801 (tenacity's naming)
+    """Count attempts for failures, not for 429s: a throttled call (rate limit, or
+    Dotdigital's 25 active imports) waits as long as max_total_seconds allows."""
+
+    def __init__(self, max_attempts: int):
+        self._over = stop_after_attempt(max_attempts)
+
+    def __call__(self, state: RetryCallState) -> bool:
+        exc = state.outcome.exception() if state.outcome else None
+        throttled = isinstance(exc, _RetryableStatus) and exc.response.status_code == 429
+        return not throttled and self._over(state)
 
 
 def _is_retryable(exc: BaseException) -> bool:
@@ -170,7 +184,7 @@ class VendorHttp:
         retrying = Retrying(
             retry=retry_if_exception(_is_retryable),
             wait=wait,
-            stop=stop_after_attempt(policy.max_attempts)
+            stop=_stop_after_attempts_unless_throttled(policy.max_attempts)
             | stop_after_delay(policy.max_total_seconds),
             before_sleep=before_sleep,
             reraise=True,

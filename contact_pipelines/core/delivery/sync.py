@@ -9,6 +9,15 @@ Every card in the input gets exactly one outcome: ``created``, ``updated``,
 without saying whether it was new (Reteno's import status, Pushtech without
 a webhook), the ledger decides: ``updated`` if the vendor accepted this
 contact before, else ``created``.
+
+``counts["sent"]`` is the number of contacts transmitted in this run (a
+contact the vendor then refused is both sent and rejected). A rejected
+contact keeps its last accepted hash in the ledger, so it is offered again on
+the next run. ``dry_run`` sends nothing, needs no credentials, skips the field
+check (it is a vendor call) and writes ``<dry_run_dir>/<vendor>-<shard>.jsonl``:
+one line per card with ``contact_key``, ``action`` (send, unchanged,
+rejected), ``payload_hash`` and the masked ``payload`` or the ``error``; its
+log predicts created/updated from the ledger and leaves the ledger untouched.
 """
 
 from __future__ import annotations

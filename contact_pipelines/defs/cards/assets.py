@@ -43,7 +43,9 @@ def contact_cards(context: dg.AssetExecutionContext, pipeline: PipelineResource)
         }
     )
     cards = warehouse.read(stages.CARDS, str(shard), columns=["contact_key"])
-    duplicates = cards.num_rows - (pc.count_distinct(cards["contact_key"]).as_py() if cards.num_rows else 0)
+    duplicates = cards.num_rows - (
+        pc.count_distinct(cards["contact_key"]).as_py() if cards.num_rows else 0
+    )
     yield dg.AssetCheckResult(
         check_name="one_card_per_person",
         passed=duplicates == 0,

@@ -12,7 +12,9 @@ from contact_pipelines.defs.resources import PipelineResource
     kinds={"python", "parquet"},
     owners=["team:data-engineering"],
 )
-def identity_graph(context: dg.AssetExecutionContext, pipeline: PipelineResource) -> dg.MaterializeResult:
+def identity_graph(
+    context: dg.AssetExecutionContext, pipeline: PipelineResource
+) -> dg.MaterializeResult:
     """Who is who across the whole base: rows sharing an external id, email, phone or push token
     are one person. Gives every validated row a stable contact_key and its shard.
 

@@ -13,7 +13,9 @@ from contact_pipelines.defs.resources import PipelineResource
     owners=["team:data-engineering"],
     pool="ingest",
 )
-def raw_contacts(context: dg.AssetExecutionContext, pipeline: PipelineResource) -> dg.MaterializeResult:
+def raw_contacts(
+    context: dg.AssetExecutionContext, pipeline: PipelineResource
+) -> dg.MaterializeResult:
     """Every record of one landed export file as strings, with its source file, line and any row defect.
 
     Reads CSV, TXT, XLS, XLSX and JSON in bounded chunks, detecting encoding and
@@ -23,7 +25,9 @@ def raw_contacts(context: dg.AssetExecutionContext, pipeline: PipelineResource) 
     landed = stages.locate_landed_file(
         pipeline.landing(), context.partition_key, pipeline.state_dir() / "landing_hashes.json"
     )
-    stats = stages.ingest_file(landed.path, context.partition_key, pipeline.load_config(), pipeline.warehouse())
+    stats = stages.ingest_file(
+        landed.path, context.partition_key, pipeline.load_config(), pipeline.warehouse()
+    )
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": stats.rows,

@@ -13,10 +13,14 @@ from contact_pipelines.defs.resources import PipelineResource
     kinds={"python", "parquet"},
     owners=["team:data-engineering"],
 )
-def segment_memberships(context: dg.AssetExecutionContext, pipeline: PipelineResource) -> dg.MaterializeResult:
+def segment_memberships(
+    context: dg.AssetExecutionContext, pipeline: PipelineResource
+) -> dg.MaterializeResult:
     """Who belongs to which segment in the shard: the groups, lists and tags the sources carried,
     plus the rule-based segments of the config."""
-    stats = stages.build_shard_segments(int(context.partition_key), pipeline.load_config(), pipeline.warehouse())
+    stats = stages.build_shard_segments(
+        int(context.partition_key), pipeline.load_config(), pipeline.warehouse()
+    )
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": stats.rows,

@@ -52,7 +52,9 @@ REJECT_RATE_WARN, REJECT_RATE_ERROR = 0.05, 0.5
 def validated_and_rejected_contacts(context: dg.AssetExecutionContext, pipeline: PipelineResource):
     key = context.partition_key
     warehouse = pipeline.warehouse()
-    stats = stages.validate_file(partition_key_file_name(key), key, pipeline.load_config(), warehouse)
+    stats = stages.validate_file(
+        partition_key_file_name(key), key, pipeline.load_config(), warehouse
+    )
     raw_rows = warehouse.row_count(stages.RAW, key)
     yield dg.MaterializeResult(
         asset_key="validated_contacts",
@@ -77,19 +79,25 @@ def validated_and_rejected_contacts(context: dg.AssetExecutionContext, pipeline:
         asset_key="validated_contacts",
         passed=accounted == raw_rows,
         metadata={"raw_rows": raw_rows, "valid": stats.rows_valid, "rejected": stats.rows_rejected},
-        description=None if accounted == raw_rows else f"{raw_rows - accounted} raw rows unaccounted for",
+        description=None
+        if accounted == raw_rows
+        else f"{raw_rows - accounted} raw rows unaccounted for",
     )
     yield _reject_rate_result(stats)
 
 
 def _reject_rate_result(stats: stages.ValidateStats) -> dg.AssetCheckResult:
     rate = stats.rows_rejected / stats.rows_in if stats.rows_in else 0.0
-    severity = dg.AssetCheckSeverity.ERROR if rate > REJECT_RATE_ERROR else dg.AssetCheckSeverity.WARN
+    severity = (
+        dg.AssetCheckSeverity.ERROR if rate > REJECT_RATE_ERROR else dg.AssetCheckSeverity.WARN
+    )
     return dg.AssetCheckResult(
         check_name="reject_rate",
         asset_key="validated_contacts",
         passed=rate <= REJECT_RATE_WARN,
         severity=severity,
-        metadata={"reject_rate": dg.MetadataValue.float(round(rate, 4)),
-                  "rejected_by_reason": counts(stats.rejected_by_reason)},
+        metadata={
+            "reject_rate": dg.MetadataValue.float(round(rate, 4)),
+            "rejected_by_reason": counts(stats.rejected_by_reason),
+        },
     )
