@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from contact_pipelines.cli import EXPORT_SUFFIXES, seed_sandbox_fields
+from contact_pipelines.cli import seed_sandbox_fields
 from contact_pipelines.core.config import load_config
+from contact_pipelines.testing import clean_env, land_samples, run_cli, run_cli_with
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "data" / "samples"
@@ -31,31 +28,6 @@ VENDOR_KEYS = {"sent", "created", "updated", "unchanged", "rejected"}
 pytestmark = pytest.mark.slow
 
 
-def land_samples(landing: Path) -> Path:
-    landing.mkdir(parents=True, exist_ok=True)
-    for sample in SAMPLES.iterdir():
-        if sample.name.lower().endswith(EXPORT_SUFFIXES):
-            shutil.copy2(sample, landing / sample.name)
-    return landing
-
-
-def run_cli(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "contact_pipelines.cli", *args]
-    return subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True, timeout=600)
-
-
-def clean_env(extra: dict[str, str]) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(
-            ("RETENO_", "DOTDIGITAL_", "PUSHTECH_", "CONTACT_PIPELINES_", "DAGSTER_HOME")
-        )
-    }
-    env.update(extra)
-    return env
-
-
 @pytest.fixture
 def seeded_sandbox(sandbox):
     seed_sandbox_fields(sandbox, load_config(CONFIG))
@@ -64,26 +36,8 @@ def seeded_sandbox(sandbox):
 
 def run_samples(tmp_path, sandbox, *extra_args, env_overrides=None, landing=None):
     landing = landing or land_samples(tmp_path / "landing")
+    result = run_cli_with(tmp_path, sandbox, landing, *extra_args, env_overrides=env_overrides)
     summary_path = tmp_path / "summary.json"
-    env = clean_env(
-        {**sandbox.env(), "DAGSTER_HOME": str(tmp_path / "dagster_home"), **(env_overrides or {})}
-    )
-    result = run_cli(
-        [
-            "run",
-            "--landing",
-            str(landing),
-            "--warehouse",
-            str(tmp_path / "warehouse"),
-            "--config",
-            str(CONFIG),
-            "--summary-json",
-            str(summary_path),
-            *extra_args,
-        ],
-        env,
-        cwd=tmp_path,
-    )
     summary = json.loads(summary_path.read_text()) if summary_path.exists() else None
     return result, summary
 

@@ -57,7 +57,9 @@ def build_sync_asset(vendor: str) -> dg.AssetsDefinition:
         warehouse = pipeline.warehouse()
         pipeline_config = pipeline.load_config()
         if not getattr(pipeline_config.vendors, vendor).enabled:
-            context.log.info(f"{title} is disabled in the config (vendors.{vendor}.enabled); nothing sent")
+            context.log.info(
+                f"{title} is disabled in the config (vendors.{vendor}.enabled); nothing sent"
+            )
             yield dg.MaterializeResult(metadata={"disabled": True, "dagster/row_count": 0})
             yield dg.AssetCheckResult(
                 check_name="delivery_accounting", passed=True, description="vendor disabled"

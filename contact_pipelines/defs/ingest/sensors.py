@@ -7,7 +7,6 @@ from contact_pipelines.defs.resources import PipelineResource
 ingest_job = dg.define_asset_job(
     name="ingest_job",
     selection=dg.AssetSelection.assets("raw_contacts", "validated_contacts", "rejected_contacts"),
-    partitions_def=landed_files,
     description="Read, validate and account for one landed export file.",
 )
 

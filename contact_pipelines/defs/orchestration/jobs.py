@@ -1,6 +1,5 @@
 import dagster as dg
 
-from contact_pipelines.defs.partitions import shards
 
 SHARD_ASSETS = dg.AssetSelection.assets(
     "contact_cards", "segment_memberships", "reteno_sync", "dotdigital_sync", "pushtech_sync"
@@ -15,7 +14,6 @@ identity_job = dg.define_asset_job(
 shard_sync_job = dg.define_asset_job(
     name="shard_sync_job",
     selection=SHARD_ASSETS,
-    partitions_def=shards,
     description="Cards, segments and the vendor syncs for one shard. The nightly sync runs every "
     "shard after identity_job; a one-off migration is a backfill of this job over all shards.",
 )
