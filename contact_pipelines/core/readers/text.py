@@ -218,30 +218,38 @@ def _header_and_data(sample_text: str, delimiter: str) -> tuple[int | None, list
 
 # --- rows -------------------------------------------------------------------
 #
-# The stream is cut into blocks of ``chunk_rows`` physical lines. A block in
-# which every line holds an even number of quotes cannot contain a record
-# spanning lines, so each kept line is one record and its number is known:
-# pyarrow parses it (vectorised). Any other block, or one pyarrow rejects
-# (ragged rows), goes through the ``csv`` module, which may read past the
-# block's end to finish a quoted multi-line record.
+# The content is taken as UTF-8 bytes in blocks of ``chunk_rows`` physical
+# lines. A block in which every line holds an even number of quotes cannot
+# contain a record spanning lines, so each non-blank line is one record and
+# its number is known: pyarrow parses the bytes (vectorised, multi-threaded).
+# Any other block, or one pyarrow rejects (ragged rows, bad UTF-8), goes
+# through the ``csv`` module, which may read past the block's end to finish a
+# quoted multi-line record.
+
+# bytes that carry no content: a line of only these is a blank record
+_NO_CONTENT = np.zeros(256, dtype=bool)
+_NO_CONTENT[[ord(c) for c in ' \t\r\n"']] = True
+_QUOTE = ord('"')
 
 
 def _read_chunks(
     source: ExportSource, codec: str, info: ExportInfo, raw_width: int, chunk_rows: int
 ) -> Iterator[pa.Table]:
+    delimiter = info.delimiter or ","
     with source.open() as binary:
-        lines = iter(io.TextIOWrapper(binary, encoding=codec, errors="strict", newline=""))
+        stream = Utf8Lines(binary, codec, cr_newlines=_has_only_cr_newlines(info))
         try:
-            lines_done = _skip_header(lines, info.delimiter or ",")
-            while block := list(itertools.islice(lines, chunk_rows)):
-                table = _parse_block_fast(block, lines_done, info, raw_width, source.name)
+            _skip_header(stream.lines(), delimiter)
+            while True:
+                lines_before = stream.lines_taken
+                block = stream.take_block(chunk_rows)
+                if not block:
+                    break
+                table = _parse_block_fast(block, lines_before, info, raw_width, source.name)
                 if table is None:
-                    table, used = _parse_block_csv(block, lines, lines_done, info, source.name)
-                    lines_done += used
-                else:
-                    lines_done += len(block)
+                    table = _parse_block_csv(block, stream, lines_before, info, source.name)
                 if table.num_rows:
-                    yield table
+                    yield flag_lost_digits(table, info.headers)
         except UnicodeDecodeError as exc:
             raise ExportReadError(
                 source.name,
@@ -251,60 +259,82 @@ def _read_chunks(
             ) from exc
 
 
-def _skip_header(lines: Iterator[str], delimiter: str) -> int:
-    """Consume blank lines and the header record; return the lines consumed.
+def _has_only_cr_newlines(info: ExportInfo) -> bool:
+    return info.newline == "\r"
+
+
+def _skip_header(lines: Iterator[str], delimiter: str) -> None:
+    """Consume blank lines and the header record.
 
     ``csv.reader`` pulls lines only as it needs them, so ``lines`` is left
     exactly after the header.
     """
-    reader = csv.reader(lines, delimiter=delimiter, strict=False)
-    for record in reader:
+    for record in csv.reader(lines, delimiter=delimiter, strict=False):
         if not is_blank(record):
             break
-    return reader.line_num
 
 
 def _parse_block_fast(
-    block: list[str], lines_before: int, info: ExportInfo, raw_width: int, name: str
+    block: bytes, lines_before: int, info: ExportInfo, raw_width: int, name: str
 ) -> pa.Table | None:
     """The block's records via pyarrow, or None when the csv module must decide."""
-    body = pc.utf8_rtrim(pa.array(block, type=pa.string()), characters="\r\n")
-    odd_quotes = pc.bit_wise_and(pc.count_substring(body, '"'), 1)
-    if pc.max(odd_quotes).as_py():
+    data = np.frombuffer(block, dtype=np.uint8)
+    starts, stops = _line_bounds(data)
+    if _any_odd_quotes(data, starts, stops):
         return None
-    content = pc.replace_substring(pc.replace_substring(body, info.delimiter, ""), '"', "")
-    kept_index = np.flatnonzero(pc.invert(pc.equal(pc.utf8_trim_whitespace(content), "")))
-    if len(kept_index) == len(block):
-        payload = "".join(block)  # lines keep their own terminators
-    else:
-        payload = "".join([block[i] for i in kept_index])  # only blank lines are dropped
-    parsed = _pyarrow_parse(payload, info.delimiter, raw_width)
-    if parsed is None or parsed.num_rows != len(kept_index) or not _only_blank_extras(parsed, info):
+    # pyarrow skips empty lines itself; lines of only delimiters/spaces it parses
+    is_empty = (stops - starts) - (data[np.maximum(stops - 1, 0)] == 13) * (stops > starts) == 0
+    parsed_lines = np.flatnonzero(~is_empty)
+    parsed = _pyarrow_parse(block, info.delimiter or ",", raw_width)
+    if parsed is None or parsed.num_rows != len(parsed_lines):
         return None
-    columns = [parsed.column(i).combine_chunks() for i in range(len(info.headers))]
-    source_rows = kept_index + lines_before + 1
-    return build_raw_table(info.headers, columns, name, source_rows)
+    content = ~_NO_CONTENT[data]
+    content[data == ord(info.delimiter or ",")] = False
+    has_content = np.add.reduceat(content, starts, dtype=np.int64) > 0 if len(starts) else content
+    keep = has_content[parsed_lines]
+    if not keep.all():
+        parsed = parsed.filter(pa.array(keep))
+        parsed_lines = parsed_lines[keep]
+    if not _only_blank_extras(parsed, info):
+        return None
+    columns = [parsed.column(i) for i in range(len(info.headers))]
+    return build_raw_table(info.headers, columns, name, parsed_lines + lines_before + 1)
 
 
-def _pyarrow_parse(payload: str, delimiter: str, width: int) -> pa.Table | None:
-    if not payload:
-        return None
+def _line_bounds(data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Start and stop (before the newline) offsets of every physical line of a block."""
+    ends = np.flatnonzero(data == 10)
+    starts = np.concatenate(([0], ends + 1))
+    stops = np.concatenate((ends, [len(data)]))
+    if starts[-1] == len(data):  # the block ends with a newline: no unterminated last line
+        starts, stops = starts[:-1], stops[:-1]
+    return starts, stops
+
+
+def _any_odd_quotes(data: np.ndarray, starts: np.ndarray, stops: np.ndarray) -> bool:
+    quotes = np.flatnonzero(data == _QUOTE)
+    if not len(quotes):
+        return False
+    per_line = np.searchsorted(quotes, stops) - np.searchsorted(quotes, starts)
+    return bool((per_line & 1).any())
+
+
+def _pyarrow_parse(payload: bytes, delimiter: str, width: int) -> pa.Table | None:
     names = [f"c{i}" for i in range(width)]
     try:
         return pa_csv.read_csv(
-            io.BytesIO(payload.encode("utf-8")),
-            read_options=pa_csv.ReadOptions(column_names=names, block_size=len(payload) * 4 + 1024),
-            parse_options=pa_csv.ParseOptions(
-                delimiter=delimiter, newlines_in_values=False, ignore_empty_lines=False
-            ),
+            pa.BufferReader(payload),
+            read_options=pa_csv.ReadOptions(column_names=names, block_size=PARSE_BLOCK_BYTES),
+            parse_options=pa_csv.ParseOptions(delimiter=delimiter, newlines_in_values=False),
             convert_options=pa_csv.ConvertOptions(
                 column_types=dict.fromkeys(names, pa.string()),
-                strings_can_be_null=False,
-                quoted_strings_can_be_null=False,
+                strings_can_be_null=True,  # "" and "\"\"" are null, as the contract says
+                quoted_strings_can_be_null=True,
+                null_values=[""],
             ),
         )
     except pa.ArrowInvalid:
-        return None  # ragged rows: the csv module keeps their values and names the defect
+        return None  # ragged rows or bad UTF-8: the csv module names the defect or the line
 
 
 def _only_blank_extras(parsed: pa.Table, info: ExportInfo) -> bool:
@@ -316,14 +346,17 @@ def _only_blank_extras(parsed: pa.Table, info: ExportInfo) -> bool:
 
 
 def _parse_block_csv(
-    block: list[str], more_lines: Iterator[str], lines_before: int, info: ExportInfo, name: str
-) -> tuple[pa.Table, int]:
-    """Records starting in the block, via the csv module; (table, lines consumed)."""
-    reader = csv.reader(itertools.chain(block, more_lines), delimiter=info.delimiter, strict=False)
+    block: bytes, stream: Utf8Lines, lines_before: int, info: ExportInfo, name: str
+) -> pa.Table:
+    """Records starting in the block, via the csv module (which may take lines after it)."""
+    block_lines = _decoded_lines(block, lines_before, name)
+    reader = csv.reader(
+        itertools.chain(block_lines, stream.lines()), delimiter=info.delimiter, strict=False
+    )
     width = len(info.headers)
     rows, source_rows, defects = [], [], []
     consumed = 0
-    while consumed < len(block):
+    while consumed < len(block_lines):
         try:
             record = next(reader)
         except StopIteration:
@@ -344,10 +377,23 @@ def _parse_block_csv(
         defects.append(defect)
     columns = list(zip(*rows, strict=True)) if rows else [[] for _ in info.headers]
     has_defects = any(defect is not None for defect in defects)
-    table = build_raw_table(
+    return build_raw_table(
         info.headers, columns, name, source_rows, defects if has_defects else None
     )
-    return table, consumed
+
+
+def _decoded_lines(block: bytes, lines_before: int, name: str) -> list[str]:
+    try:
+        text = block.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ExportReadError(
+            name,
+            lines_before + block.count(b"\n", 0, exc.start) + 1,
+            f"the text is not valid utf-8 ({exc.reason})",
+            ENCODING_FIX,
+        ) from exc
+    lines = text.split("\n")
+    return [line + "\n" for line in lines[:-1]] + ([lines[-1]] if lines[-1] else [])
 
 
 def _first_undecodable_line(source: ExportSource, codec: str) -> int | None:
