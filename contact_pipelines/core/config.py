@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -19,6 +20,7 @@ from contact_pipelines.core.fields import is_canonical
 
 DEFAULT_CONFIG_PATH = Path("data/config/pipeline.yaml")
 CONFIG_ENV_VAR = "CONTACT_PIPELINES_CONFIG"
+_DOTDIGITAL_FIELD = re.compile(r"[A-Za-z0-9_-]{1,20}")
 
 
 class ConfigError(ValueError):
@@ -77,6 +79,16 @@ class DotdigitalConfig(_Strict):
     create_missing_fields: bool = False
     batch_size: int = Field(5000, ge=1)
     max_in_flight: int = Field(4, ge=1, le=25)
+
+    @field_validator("data_fields")
+    @classmethod
+    def _dotdigital_names(cls, data_fields: dict[str, str]) -> dict[str, str]:
+        bad = sorted(n for n in data_fields.values() if not _DOTDIGITAL_FIELD.fullmatch(n))
+        if bad:
+            raise ValueError(
+                f"Dotdigital data field name(s) {bad} are invalid: at most 20 of A-Z a-z 0-9 _ -"
+            )
+        return data_fields
 
 
 class PushtechConfig(_Strict):
@@ -157,9 +169,21 @@ def load_config(path: str | os.PathLike | None = None) -> PipelineConfig:
     except yaml.YAMLError as exc:
         raise ConfigError(f"config file {resolved} is not valid YAML: {exc}") from exc
     try:
-        return PipelineConfig.model_validate(data)
+        config = PipelineConfig.model_validate(data)
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
         )
         raise ConfigError(f"config file {resolved} is invalid: {problems}") from exc
+    _check_segment_rules(config, resolved)
+    return config
+
+
+def _check_segment_rules(config: PipelineConfig, path: Path) -> None:
+    """Parse every segment rule now, so a typo stops the run before any data is read."""
+    from contact_pipelines.core.segments import RuleError, parse_rules
+
+    try:
+        parse_rules(list(config.segments))
+    except RuleError as exc:
+        raise ConfigError(f"config file {path}: {exc}") from exc

@@ -53,3 +53,19 @@ def test_bundled_config_matches_sources():
     assert config.source_for("legacy_crm_2026-11.csv.gz").name == "legacy_crm"
     unmatched = config.source_for("anything.xls")
     assert unmatched.name == "default" and unmatched.default_region == "UA"
+
+
+def test_config_rejects_bad_segment_rule_before_any_run(tmp_path):
+    path = tmp_path / "rules.yaml"
+    path.write_text('segments:\n  - name: Broken\n    rule: "country == "\n')
+    with pytest.raises(ConfigError, match=r"rules.yaml.*Broken"):
+        load_config(path)
+
+
+def test_config_rejects_impossible_dotdigital_field_name(tmp_path):
+    path = tmp_path / "dd.yaml"
+    path.write_text(
+        "vendors:\n  dotdigital:\n    data_fields: {plan_type: 'PLAN TYPE WITH SPACES'}\n"
+    )
+    with pytest.raises(ConfigError, match="PLAN TYPE WITH SPACES"):
+        load_config(path)
