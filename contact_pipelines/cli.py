@@ -9,6 +9,7 @@ import shutil
 import sys
 from pathlib import Path
 
+from contact_pipelines import generate
 from contact_pipelines.runner import VENDORS
 
 SAMPLES_DIR = Path("data/samples")
@@ -71,6 +72,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     sandbox.add_argument("--seed", type=int, default=0)
     sandbox.set_defaults(handler=_sandbox)
+
+    generate.add_arguments(commands)
     return parser
 
 
