@@ -42,7 +42,9 @@ def generate_csv(path: Path, size_mb: int, seed: int = 7) -> int:
 
 def _batch(rng: np.random.Generator, first: int) -> str:
     ids = np.arange(first, first + ROWS_PER_BATCH).astype(str)
-    phones = np.char.add("+38067", np.char.zfill(rng.integers(0, 10**7, ROWS_PER_BATCH).astype(str), 7))
+    phones = np.char.add(
+        "+38067", np.char.zfill(rng.integers(0, 10**7, ROWS_PER_BATCH).astype(str), 7)
+    )
     phones = np.where(rng.random(ROWS_PER_BATCH) < 0.2, "", phones)
     last = np.where(rng.random(ROWS_PER_BATCH) < 0.1, '"Doe, Jr."', np.char.add("Doe", ids))
     city = np.where(rng.random(ROWS_PER_BATCH) < 0.3, "Київ", "Lviv")

@@ -73,6 +73,14 @@ def _parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--seed", type=int, default=0)
     sandbox.set_defaults(handler=_sandbox)
 
+    webhook = commands.add_parser(
+        "webhook", help="receive Pushtech completion webhooks and record outcomes in the ledger"
+    )
+    webhook.add_argument("--host", default="0.0.0.0")
+    webhook.add_argument("--port", type=int, default=8787)
+    webhook.add_argument("--ledger-url", help="default: $CONTACT_PIPELINES_LEDGER_URL")
+    webhook.set_defaults(handler=_webhook)
+
     generate.add_arguments(commands)
     return parser
 
@@ -186,6 +194,13 @@ def _additional_fields(config) -> set[str]:
         for target in source.columns.values()
         if (name := additional_field_name(target))
     }
+
+
+def _webhook(args) -> int:
+    from contact_pipelines.webhook_app import serve_webhook
+
+    serve_webhook(args.host, args.port, ledger_url=args.ledger_url)
+    return 0
 
 
 def _sandbox(args) -> int:

@@ -20,15 +20,20 @@ one struct per distinct token (device details from that token's best-ranked
 row), sorted by token; ``webpush_tokens`` and ``groups`` are the distinct
 union, sorted. ``sources`` lists "<source_file>:<source_row>" in rank order.
 
-``content_hash`` (16 hex digits of blake2b) covers what a vendor can see:
+``content_hash`` (16 hex digits of ``identity.stable_hash64``, the same
+process-independent hash as contact_key) covers what a vendor can see:
 every column except ``contact_key``, ``shard``, ``sources`` (lineage) and
 ``updated_at`` (survivorship metadata). Lists are in a canonical order, so a
 re-export of the same data with new row numbers, or the same rows in another
 order, keeps the hash; any changed value changes it.
 
-All of it runs on whole columns: one sort, then integer group ids per row,
-first-valid lookups and offset arithmetic with numpy. The only loop is the
-hash, once per card.
+All of it runs on whole columns and never reorders the rows: contact_key,
+updated_at and source_file become integer codes (pyarrow dictionary encoding),
+one numpy lexsort ranks the rows, and every pick ("first non-empty value per
+person", "distinct values per person") is index arithmetic over that order;
+only people with several emails, phones or tokens get their values sorted. The
+content hash runs over the Arrow string buffer. No Python code runs per row or
+per card.
 """
 
 from __future__ import annotations
@@ -47,20 +52,12 @@ from contact_pipelines.core.fields import (
     SOURCE_ROW,
     VALIDATED_SCHEMA,
 )
-from contact_pipelines.core.identity import blake2b_hex
+from contact_pipelines.core.identity import hex_digits, sorted_codes, stable_hash64
 
 # Fields whose card value is the best-ranked non-empty row value.
 SURVIVING_FIELDS = ("external_id", "email", "phone", *PROFILE_FIELDS, *CONSENT_FIELDS, "updated_at")
 # Card columns left out of content_hash: not something a vendor receives.
 UNHASHED_COLUMNS = ("contact_key", "shard", "sources", "updated_at", "content_hash")
-
-RANK_ORDER = [
-    ("contact_key", "ascending", "at_end"),
-    ("updated_at", "descending", "at_end"),  # a null updated_at is the oldest
-    ("source_priority", "descending", "at_end"),
-    (SOURCE_FILE, "descending", "at_end"),
-    (SOURCE_ROW, "descending", "at_end"),
-]
 
 # Separators for the text that content_hash digests: control characters that
 # normalised values do not contain.
@@ -72,14 +69,13 @@ def build_cards(rows: pa.Table) -> pa.Table:
     _require_columns(rows)
     if rows.num_rows == 0:
         return CARD_SCHEMA.empty_table()
-    ranked = rows.take(pc.sort_indices(rows, sort_keys=RANK_ORDER))
-    group, group_starts = _group_ids(_column(ranked, "contact_key"))
-    merge = _Merge(ranked, group, len(group_starts))
+    group, keys = sorted_codes(rows["contact_key"])
+    merge = _Merge(rows, group, _rank_order(rows, group), len(keys))
 
-    starts = pa.array(group_starts)
+    first_rows = pa.array(merge.order[merge.group_starts])
     card = {
-        "contact_key": _column(ranked, "contact_key").take(starts),
-        "shard": _column(ranked, "shard").cast(pa.int32()).take(starts),
+        "contact_key": keys,
+        "shard": _column(rows, "shard").cast(pa.int32()).take(first_rows),
     }
     for name in SURVIVING_FIELDS:
         card[name] = merge.first_valid(name)
@@ -96,6 +92,21 @@ def build_cards(rows: pa.Table) -> pa.Table:
     return cards.append_column(CARD_SCHEMA.field("content_hash"), content_hashes(cards))
 
 
+def _rank_order(rows: pa.Table, group: np.ndarray) -> np.ndarray:
+    """Row indices by contact_key, then best first (the ranking of the module docstring).
+
+    Every key is an integer code (strings are dictionary-encoded, the dictionary
+    sorted), so one numpy lexsort ranks the rows. Negated codes sort descending; a
+    null updated_at (code -1) becomes +1 and so sorts after every date: the oldest.
+    """
+    updated, _ = sorted_codes(rows["updated_at"])
+    source_file, _ = sorted_codes(rows[SOURCE_FILE])
+    priority = _column(rows, "source_priority").to_numpy(zero_copy_only=False).astype(np.int64)
+    source_row = _column(rows, SOURCE_ROW).to_numpy(zero_copy_only=False).astype(np.int64)
+    # lexsort: the last key is the primary one
+    return np.lexsort((-source_row, -source_file, -priority, -updated, group))
+
+
 def content_hashes(cards: pa.Table) -> pa.Array:
     """16 hex digits per card over the columns a vendor sees (see the module docstring)."""
     parts = [
@@ -106,7 +117,7 @@ def content_hashes(cards: pa.Table) -> pa.Array:
     text = pc.binary_join_element_wise(
         *parts, _FIELD_SEP, null_handling="replace", null_replacement=_NULL
     )
-    return blake2b_hex(text.to_pylist())[0]
+    return hex_digits(stable_hash64(text))
 
 
 def _require_columns(rows: pa.Table) -> None:
@@ -121,13 +132,6 @@ def _require_columns(rows: pa.Table) -> None:
 
 def _column(table: pa.Table, name: str) -> pa.Array:
     return table[name].combine_chunks()
-
-
-def _group_ids(sorted_keys: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """Per row: its group number in a key-sorted column; and each group's first row."""
-    changed = pc.not_equal(sorted_keys[1:], sorted_keys[:-1]).to_numpy(zero_copy_only=False)
-    is_start = np.concatenate([[True], changed]).astype(bool)
-    return np.cumsum(is_start) - 1, np.flatnonzero(is_start)
 
 
 def _present_mask(values: pa.Array) -> np.ndarray:
@@ -171,39 +175,57 @@ def _flatten(nested: pa.Array) -> tuple[np.ndarray, pa.Array | pa.StructArray]:
     return parents, nested.values.slice(start, stop - start)
 
 
-def _keep_first_of_runs(group_of_item: np.ndarray, values: pa.Array) -> np.ndarray:
-    """Mask of items that start a run of equal (group, value) in a sorted sequence."""
-    if len(values) == 0:
-        return np.zeros(0, dtype=bool)
-    same_value = pc.equal(values[1:], values[:-1]).fill_null(False).to_numpy(zero_copy_only=False)
-    same = (group_of_item[1:] == group_of_item[:-1]) & same_value
-    return np.concatenate([[True], ~same])
+def _distinct_in_order(group: np.ndarray, value_code: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """Of items visited in ``order``, those that start a run of equal (group, value)."""
+    group, value_code = group[order], value_code[order]
+    starts_run = np.ones(len(order), dtype=bool)
+    starts_run[1:] = (group[1:] != group[:-1]) | (value_code[1:] != value_code[:-1])
+    return order[starts_run]
+
+
+def _codes_where_shared(group: np.ndarray, values: pa.Array) -> np.ndarray:
+    """Sortable codes for the values of groups holding several items; 0 for single items.
+
+    Most people have one email or one token: only the others need their strings sorted.
+    """
+    shared = np.bincount(group)[group] > 1 if len(group) else np.zeros(0, dtype=bool)
+    codes = np.zeros(len(group), dtype=np.int64)
+    codes[shared], _ = sorted_codes(values.filter(pa.array(shared)))
+    return codes
 
 
 class _Merge:
-    """Per-column merges over rows sorted best-first within each contact_key."""
+    """Per-column merges of the rows of each person, ranked best first.
 
-    def __init__(self, ranked: pa.Table, group: np.ndarray, n_groups: int):
-        self.ranked, self.group, self.n_groups = ranked, group, n_groups
+    ``order`` lists row indices by group (ascending contact_key) then rank; the
+    rows themselves are never reordered: every pick is an index into them.
+    """
+
+    def __init__(self, rows: pa.Table, group: np.ndarray, order: np.ndarray, n_groups: int):
+        self.rows, self.group, self.order, self.n_groups = rows, group, order, n_groups
+        self.rank = np.empty(len(order), dtype=np.int64)  # row -> its position in order
+        self.rank[order] = np.arange(len(order), dtype=np.int64)
+        self.group_starts = _first_per_group(group[order], n_groups)
 
     def first_valid(self, name: str, where_valid: str | None = None) -> pa.Array:
         """The best-ranked present value of ``name`` (of the row where ``where_valid`` is present)."""
-        values = _column(self.ranked, name)
-        positions = np.flatnonzero(_present_mask(_column(self.ranked, where_valid or name)))
-        first = _first_per_group(self.group[positions], self.n_groups)
+        present = _present_mask(_column(self.rows, where_valid or name))[self.order]
+        positions = np.flatnonzero(present)
+        first = _first_per_group(self.group[self.order[positions]], self.n_groups)
         chosen = np.full(self.n_groups, -1, dtype=np.int64)
-        chosen[first >= 0] = positions[first[first >= 0]]
-        return _take_or_null(values, chosen)
+        chosen[first >= 0] = self.order[positions[first[first >= 0]]]
+        return _take_or_null(_column(self.rows, name), chosen)
 
     def _items(self, name: str) -> tuple[np.ndarray, np.ndarray, pa.Array]:
-        """Present items of a scalar or list column: (group, rank position, value)."""
-        column = _column(self.ranked, name)
+        """Present items of a scalar or list column: (group, rank, value), in row order."""
+        column = _column(self.rows, name)
         if pa.types.is_list(column.type):
-            positions, column = _flatten(column)
+            parent_rows, column = _flatten(column)
         else:
-            positions = np.arange(len(column), dtype=np.int64)
+            parent_rows = np.arange(len(column), dtype=np.int64)
         present = _present_mask(column)
-        return self.group[positions[present]], positions[present], column.filter(present)
+        parent_rows = parent_rows[present]
+        return self.group[parent_rows], self.rank[parent_rows], column.filter(present)
 
     def distinct_list(self, name: str, primary: pa.Array | None = None) -> pa.Array:
         """Distinct present values per group: the primary first, the rest sorted."""
@@ -212,56 +234,46 @@ class _Merge:
         if primary is not None and len(values):
             is_primary = pc.equal(values, primary.take(pa.array(group))).fill_null(False)
             is_primary = is_primary.to_numpy(zero_copy_only=False).astype(bool)
-        order = pc.sort_indices(
-            pa.table({"g": group, "secondary": ~is_primary, "v": values}),
-            sort_keys=[("g", "ascending"), ("secondary", "ascending"), ("v", "ascending")],
-        )
-        group, values = group[order.to_numpy()], values.take(order)
-        keep = _keep_first_of_runs(group, values)
+        value_code = _codes_where_shared(group, values)
+        order = np.lexsort((value_code, ~is_primary, group))
+        kept = _distinct_in_order(group, value_code, order)
         return pa.ListArray.from_arrays(
-            _offsets(group[keep], self.n_groups), values.filter(pa.array(keep))
+            _offsets(group[kept], self.n_groups), values.take(pa.array(kept))
         )
 
     def push_tokens(self) -> pa.Array:
         """One struct per distinct token, device details from its best-ranked row, by token."""
-        group, position, tokens = self._items("push_token")
-        order = pc.sort_indices(
-            pa.table({"g": group, "t": tokens, "rank": position}),
-            sort_keys=[("g", "ascending"), ("t", "ascending"), ("rank", "ascending")],
-        ).to_numpy()
-        group, position, tokens = group[order], position[order], tokens.take(pa.array(order))
-        keep = _keep_first_of_runs(group, tokens)
-        rows = pa.array(position[keep])
-        device = [_column(self.ranked, name).take(rows) for name in PUSH_DEVICE_FIELDS]
+        group, rank, tokens = self._items("push_token")
+        token_code = _codes_where_shared(group, tokens)
+        kept = _distinct_in_order(group, token_code, np.lexsort((rank, token_code, group)))
+        device_rows = pa.array(self.order[rank[kept]])
+        device = [_column(self.rows, name).take(device_rows) for name in PUSH_DEVICE_FIELDS]
         structs = pa.StructArray.from_arrays(
-            [tokens.filter(pa.array(keep)), *device], fields=list(PUSH_TOKEN_TYPE)
+            [tokens.take(pa.array(kept)), *device], fields=list(PUSH_TOKEN_TYPE)
         )
-        return pa.ListArray.from_arrays(_offsets(group[keep], self.n_groups), structs)
+        return pa.ListArray.from_arrays(_offsets(group[kept], self.n_groups), structs)
 
     def fields_map(self) -> pa.Array:
         """Additional fields merged per key: each key's best-ranked non-empty value."""
-        parents, pairs = _flatten(_column(self.ranked, "fields"))
+        parent_rows, pairs = _flatten(_column(self.rows, "fields"))
         present = _present_mask(pairs.field("value"))
-        group, position = self.group[parents[present]], parents[present]
+        parent_rows = parent_rows[present]
+        group, rank = self.group[parent_rows], self.rank[parent_rows]
         keys, values = pairs.field("key").filter(present), pairs.field("value").filter(present)
-        order = pc.sort_indices(
-            pa.table({"g": group, "k": keys, "rank": position}),
-            sort_keys=[("g", "ascending"), ("k", "ascending"), ("rank", "ascending")],
-        )
-        group, keys, values = group[order.to_numpy()], keys.take(order), values.take(order)
-        keep = _keep_first_of_runs(group, keys)
-        kept = pa.array(keep)
+        key_code, _ = sorted_codes(keys)  # few distinct field names: cheap to sort them all
+        kept = pa.array(_distinct_in_order(group, key_code, np.lexsort((rank, key_code, group))))
         return pa.MapArray.from_arrays(
-            _offsets(group[keep], self.n_groups), keys.filter(kept), values.filter(kept)
+            _offsets(group[kept.to_numpy()], self.n_groups), keys.take(kept), values.take(kept)
         )
 
     def lineage(self) -> pa.Array:
+        ranked_rows = pa.array(self.order)
         text = pc.binary_join_element_wise(
-            _column(self.ranked, SOURCE_FILE),
-            _column(self.ranked, SOURCE_ROW).cast(pa.string()),
+            _column(self.rows, SOURCE_FILE).take(ranked_rows),
+            _column(self.rows, SOURCE_ROW).take(ranked_rows).cast(pa.string()),
             ":",
         )
-        return pa.ListArray.from_arrays(_offsets(self.group, self.n_groups), text)
+        return pa.ListArray.from_arrays(_offsets(self.group[self.order], self.n_groups), text)
 
 
 def _as_text(column: pa.Array) -> pa.Array:

@@ -133,6 +133,7 @@ class PipelineConfig(_Strict):
     segments: list[SegmentRuleConfig] = Field(default_factory=list)
     identity: IdentityConfig = Field(default_factory=IdentityConfig)
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
+    dry_run_masked: bool = True  # --dry-run payload files with emails/phones masked
 
     def source_for(self, file_name: str) -> SourceConfig:
         """The first source whose glob matches, else a default source."""

@@ -34,22 +34,26 @@ The rules, in order:
 5. A row without an external id and without any linking identifier is a
    person on its own.
 
-The key of a person is a hash of its strongest, smallest identifier:
-``x:<external_id>``, else ``e:<min email>``, else ``p:<min phone>``, else
-``t:<min token>`` of its cluster, else ``r:<source_file>:<source_row>`` for a
-row that links to nothing. The same person therefore keeps the same key across
-runs, in any row order. ``contact_key`` is the first 16 hex digits of the
-blake2b digest and ``shard = int(contact_key, 16) % shards``.
+The key of a person is the hash of its strongest identifier: its
+``x:<external_id>``; else, of its cluster's emails, the ``e:<email>`` whose
+hash is smallest; else likewise ``p:<phone>``, else ``t:<token>``; else
+``r:<source_file>:<source_row>`` for a row that links to nothing. It depends
+only on the person's identifiers, so the same person keeps the same key across
+runs and in any row order. ``contact_key`` is that 64-bit ``stable_hash64``
+(defined below in this module: fixed integer arithmetic over the UTF-8 bytes,
+so the same in every process, host and Python version; not Python's salted
+``hash()``) as 16 hex digits, and ``shard = int(contact_key, 16) % shards``.
 
 Everything runs on integer arrays: identifier values are dictionary-encoded
-(in sorted (kind, value) order, so the smallest integer id of a cluster *is*
-its key identifier), and clusters come from min-label hooking with pointer
-jumping over edge arrays. The only Python loop is the hash per person.
+(pyarrow, once per distinct value) into ids ordered by (kind, key hash), so the
+smallest id of a cluster *is* its key identifier and its key is already
+computed; clusters come from min-label hooking with pointer jumping over edge
+arrays; distinct (identifier, person) pairs come from one integer sort over the
+identifiers that occur more than once. No Python code runs per row or person.
 """
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -74,14 +78,23 @@ class IdentityResult:
     table: pa.Table  # IDENTITY_SCHEMA, one row per input row, in input order
     generic_identifiers: list[str] = field(default_factory=list)  # masked, most shared first
     conflicts: int = 0  # weak clusters that reach two or more external ids
+    contacts: int = 0  # distinct people (distinct contact_key values)
+    contacts_per_shard: dict[int, int] = field(default_factory=dict)  # shard -> people
+
+
+@dataclass(frozen=True)
+class _ExternalIds:
+    codes: np.ndarray  # per row: external id, -1 when absent or ignored; ids ordered by hash
+    hashes: np.ndarray  # external id -> stable_hash64("x:<value>"), its person key
 
 
 @dataclass(frozen=True)
 class _WeakIdentifiers:
-    """Every weak identifier value encoded to one integer id space, ordered by (kind, value)."""
+    """Every weak identifier value encoded to one integer id space, ordered by (kind, hash)."""
 
     codes: dict[str, np.ndarray]  # column -> per-row identifier id, -1 when absent
     values: pa.Array  # identifier id -> value
+    hashes: np.ndarray  # identifier id -> stable_hash64("<kind>:<value>"), its person key
     kinds: np.ndarray  # identifier id -> kind letter ("e", "p", "t")
     ignored: np.ndarray  # identifier id -> listed in ignore_identifiers
 
@@ -92,7 +105,8 @@ def resolve_identities(id_rows: pa.Table, shards: int, config: IdentityConfig) -
         raise ValueError(f"shards must be at least 1, got {shards}: fix `shards` in the config")
     _require_columns(id_rows)
     ignored_values = _ignore_set(config.ignore_identifiers)
-    ext_codes, ext_values = _encode_external_ids(id_rows["external_id"], ignored_values)
+    external = _encode_external_ids(id_rows["external_id"], ignored_values)
+    ext_codes = external.codes
     weak = _encode_weak_identifiers(id_rows, ignored_values)
 
     people_per_identifier = _count_candidate_people(ext_codes, weak)
@@ -104,20 +118,24 @@ def resolve_identities(id_rows: pa.Table, shards: int, config: IdentityConfig) -
     attached_external, conflicts = _attach_clusters(weak.codes, linking, cluster, ext_codes)
 
     person = _person_per_row(ext_codes, first_link, cluster, attached_external)
-    keys, shard = _contact_keys(person, id_rows, ext_values, weak, shards)
+    key_numbers = _key_numbers(person, id_rows, external, weak)
+    shard = (key_numbers % np.uint64(shards)).astype(np.int32)
     table = pa.table(
         {
             SOURCE_FILE: id_rows[SOURCE_FILE],
             SOURCE_ROW: id_rows[SOURCE_ROW],
-            "contact_key": keys,
+            "contact_key": hex_digits(key_numbers),
             "shard": pa.array(shard, pa.int32()),
         },
         schema=IDENTITY_SCHEMA,
     )
+    per_shard = _people_per_shard(person, shard, shards)
     return IdentityResult(
         table=table,
         generic_identifiers=_describe_generic(generic, people_per_identifier, weak),
         conflicts=conflicts,
+        contacts=int(per_shard.sum()),
+        contacts_per_shard={i: int(n) for i, n in enumerate(per_shard) if n},
     )
 
 
@@ -141,63 +159,97 @@ def _is_ignored(values: pa.Array, ignored_values: pa.Array) -> pa.Array:
     return pc.is_in(pc.utf8_lower(values), value_set=ignored_values)
 
 
-def _present(column: pa.ChunkedArray | pa.Array) -> pa.Array:
-    """The column as one string array with empty strings turned into nulls."""
+def _as_strings(column: pa.ChunkedArray | pa.Array) -> pa.Array:
     values = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
-    values = values.cast(pa.string())
-    return pc.if_else(pc.equal(values, ""), pa.scalar(None, pa.string()), values)
+    return values.cast(pa.string())
 
 
-def _sorted_codes(values: pa.Array) -> tuple[np.ndarray, pa.Array]:
-    """Per-row codes (-1 for null) into a dictionary sorted by value."""
+def _usable_mask(values: pa.Array, ignored_values: pa.Array | None = None) -> np.ndarray:
+    """True where a value counts: not null, not an empty string, not listed as ignored."""
+    usable = pc.and_(values.is_valid(), pc.not_equal(values, "").fill_null(False))
+    if ignored_values is not None and len(ignored_values):
+        usable = pc.and_(usable, pc.invert(_is_ignored(values, ignored_values).fill_null(False)))
+    return usable.to_numpy(zero_copy_only=False).astype(bool)
+
+
+def sorted_codes(values: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
+    """Per-row int64 codes (-1 for null) into the distinct values sorted, and those values.
+
+    Codes compare like the values, so sorts and equality run on integers, not strings.
+    """
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
     encoded = pc.dictionary_encode(values)
     order = pc.sort_indices(encoded.dictionary).to_numpy()
-    rank = np.empty(len(order), dtype=np.int64)
+    rank = np.empty(len(order) + 1, dtype=np.int64)
     rank[order] = np.arange(len(order), dtype=np.int64)
+    rank[-1] = -1  # a null's index is filled with -1, which picks this
     indices = encoded.indices.fill_null(-1).to_numpy().astype(np.int64)
-    codes = np.full(len(indices), -1, dtype=np.int64)
-    present = indices >= 0
-    codes[present] = rank[indices[present]]
-    return codes, encoded.dictionary.take(pa.array(order))
+    return rank[indices], encoded.dictionary.take(pa.array(order))
 
 
-def _encode_external_ids(column, ignored_values: pa.Array) -> tuple[np.ndarray, pa.Array]:
-    values = _present(column)
-    values = pc.if_else(_is_ignored(values, ignored_values), pa.scalar(None, pa.string()), values)
-    return _sorted_codes(values)
+def hash_ordered_codes(
+    values: pa.Array, usable: np.ndarray, kind: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-row codes (-1 where not usable) naming each distinct value, in key-hash order.
+
+    Every usable value is hashed as ``"<kind>:<value>"`` and the values are told
+    apart by that 64-bit hash: one integer sort instead of hashing and sorting
+    millions of strings. The contact_key space is 64-bit already, so this adds no
+    new kind of collision. Returns the codes, each code's hash (ascending) and
+    one row holding it.
+    """
+    usable_rows = np.flatnonzero(usable)
+    texts = pc.binary_join_element_wise(kind, values.take(pa.array(usable_rows)), ":")
+    row_hashes = stable_hash64(texts)
+    order = np.argsort(row_hashes)
+    sorted_hashes = row_hashes[order]
+    is_new = np.ones(len(order), dtype=bool)
+    is_new[1:] = sorted_hashes[1:] != sorted_hashes[:-1]
+    codes = np.full(len(values), -1, dtype=np.int64)
+    codes[usable_rows[order]] = np.cumsum(is_new) - 1
+    return codes, sorted_hashes[is_new], usable_rows[order[is_new]]
+
+
+def _encode_external_ids(column, ignored_values: pa.Array) -> _ExternalIds:
+    values = _as_strings(column)
+    # an ignored external id is treated as absent
+    codes, hashes, _ = hash_ordered_codes(values, _usable_mask(values, ignored_values), "x")
+    return _ExternalIds(codes, hashes)
 
 
 def _encode_weak_identifiers(id_rows: pa.Table, ignored_values: pa.Array) -> _WeakIdentifiers:
     codes: dict[str, np.ndarray] = {}
-    dictionaries, kinds = [], []
+    values, kinds, hashes = [], [], []
     offset = 0
     for kind in _KIND_ORDER:
         columns = [name for name, column_kind in WEAK_COLUMNS.items() if column_kind == kind]
-        # Columns of one kind share a dictionary, so a token in either column links.
-        stacked = pa.concat_arrays([_present(id_rows[name]) for name in columns])
-        kind_codes, dictionary = _sorted_codes(stacked)
+        # Columns of one kind share one id space, so a token in either column links.
+        stacked = pa.concat_arrays([_as_strings(id_rows[name]) for name in columns])
+        kind_codes, kind_hashes, rows = hash_ordered_codes(stacked, _usable_mask(stacked), kind)
         kind_codes = np.where(kind_codes >= 0, kind_codes + offset, -1)
         for position, name in enumerate(columns):
             codes[name] = kind_codes[
                 position * id_rows.num_rows : (position + 1) * id_rows.num_rows
             ]
-        dictionaries.append(dictionary)
-        kinds.append(np.full(len(dictionary), kind))
-        offset += len(dictionary)
-    values = pa.concat_arrays(dictionaries)
-    ignored = _is_ignored(values, ignored_values).to_numpy(zero_copy_only=False)
-    return _WeakIdentifiers(codes, values, np.concatenate(kinds), ignored.astype(bool))
+        values.append(stacked.take(pa.array(rows)))
+        kinds.append(np.full(len(kind_hashes), kind))
+        hashes.append(kind_hashes)
+        offset += len(kind_hashes)
+    values = pa.concat_arrays(values)
+    ignored = np.zeros(len(values), dtype=bool)
+    if len(ignored_values):
+        ignored = _is_ignored(values, ignored_values).to_numpy(zero_copy_only=False).astype(bool)
+    return _WeakIdentifiers(codes, values, np.concatenate(hashes), np.concatenate(kinds), ignored)
 
 
 def _count_candidate_people(ext_codes: np.ndarray, weak: _WeakIdentifiers) -> np.ndarray:
     """Per identifier id: how many distinct candidate people carry it."""
     candidate = _candidate_person(ext_codes, weak.codes)
-    n_candidates = int(candidate.max()) + 1 if len(candidate) else 1
-    pairs = [
-        codes[codes >= 0] * n_candidates + candidate[codes >= 0] for codes in weak.codes.values()
-    ]
-    distinct_pairs = pd.unique(np.concatenate(pairs)) if pairs else np.empty(0, np.int64)
-    return np.bincount(distinct_pairs // n_candidates, minlength=len(weak.values))
+    identifiers = np.concatenate([codes[codes >= 0] for codes in weak.codes.values()])
+    candidates = np.concatenate([candidate[codes >= 0] for codes in weak.codes.values()])
+    distinct_identifiers, _ = distinct_pairs(identifiers, candidates)
+    return np.bincount(distinct_identifiers, minlength=len(weak.values))
 
 
 def _candidate_person(ext_codes: np.ndarray, weak_codes: dict[str, np.ndarray]) -> np.ndarray:
@@ -205,10 +257,33 @@ def _candidate_person(ext_codes: np.ndarray, weak_codes: dict[str, np.ndarray]) 
     candidate = ext_codes.copy()
     without_external = ext_codes < 0
     if without_external.any():
-        combos = pd.DataFrame({name: codes[without_external] for name, codes in weak_codes.items()})
-        combo_ids = combos.groupby(list(weak_codes), sort=False).ngroup().to_numpy()
-        candidate[without_external] = int(ext_codes.max(initial=-1)) + 1 + combo_ids
+        combo = np.zeros(int(without_external.sum()), dtype=np.int64)
+        for codes in weak_codes.values():
+            # fold one column in at a time: (combo so far, code) -> a dense id again
+            column = codes[without_external] + 1  # -1 (absent) becomes 0
+            combo, _ = pd.factorize(combo * (int(column.max(initial=0)) + 1) + column)
+        candidate[without_external] = int(ext_codes.max(initial=-1)) + 1 + combo
     return candidate
+
+
+def distinct_pairs(first: np.ndarray, second: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct (first, second) pairs of two non-negative integer arrays.
+
+    Only pairs whose ``first`` occurs more than once can repeat, and in real bases
+    most identifiers occur once: those skip the sort.
+    """
+    if len(first) == 0:
+        return first, second
+    shared = np.bincount(first)[first] > 1
+    width = int(second.max()) + 1
+    combined = np.sort(first[shared] * width + second[shared])
+    is_new = np.ones(len(combined), dtype=bool)
+    is_new[1:] = combined[1:] != combined[:-1]
+    combined = combined[is_new]
+    return (
+        np.concatenate([first[~shared], combined // width]),
+        np.concatenate([second[~shared], combined % width]),
+    )
 
 
 def _first_linking_identifier(weak_codes: dict[str, np.ndarray], linking: np.ndarray) -> np.ndarray:
@@ -277,14 +352,15 @@ def _attach_clusters(
     ext_codes: np.ndarray,
 ) -> tuple[np.ndarray, int]:
     """Per cluster id: the one external id it reaches (else -1), and how many reach several."""
-    n_ext = int(ext_codes.max(initial=-1)) + 1
-    pairs = []
+    clusters, externals = [], []
     for codes in weak_codes.values():
         reach = (ext_codes >= 0) & (codes >= 0)
         reach[reach] = linking[codes[reach]]
-        pairs.append(cluster[codes[reach]] * max(n_ext, 1) + ext_codes[reach])
-    distinct = pd.unique(np.concatenate(pairs)) if pairs else np.empty(0, np.int64)
-    reached_cluster, reached_ext = distinct // max(n_ext, 1), distinct % max(n_ext, 1)
+        clusters.append(cluster[codes[reach]])
+        externals.append(ext_codes[reach])
+    reached_cluster, reached_ext = distinct_pairs(
+        np.concatenate(clusters), np.concatenate(externals)
+    )
     externals_per_cluster = np.bincount(reached_cluster, minlength=len(cluster))
     attached = np.full(len(cluster), -1, dtype=np.int64)
     single = externals_per_cluster[reached_cluster] == 1
@@ -324,57 +400,113 @@ def _lookup(table: np.ndarray, ids: np.ndarray) -> np.ndarray:
     return found
 
 
-def _contact_keys(
-    person: np.ndarray,
-    id_rows: pa.Table,
-    ext_values: pa.Array,
-    weak: _WeakIdentifiers,
-    shards: int,
-) -> tuple[pa.Array, np.ndarray]:
-    people, row_to_person = np.unique(person, return_inverse=True)
-    key_sources = _key_identifiers(people, id_rows, ext_values, weak)
-    keys, numbers = blake2b_hex(key_sources)
-    shard_per_person = numbers % np.uint64(shards)
-    return keys.take(pa.array(row_to_person)), shard_per_person[row_to_person].astype(np.int32)
+def _key_numbers(
+    person: np.ndarray, id_rows: pa.Table, external: _ExternalIds, weak: _WeakIdentifiers
+) -> np.ndarray:
+    """Per row: its person's key as uint64, the hash of the person's key identifier.
 
-
-def blake2b_hex(texts: list[str]) -> tuple[pa.Array, np.ndarray]:
-    """The 16-hex-digit blake2b digest of every text, and the same digests as uint64."""
-    digests = b"".join(
-        hashlib.blake2b(text.encode("utf-8"), digest_size=KEY_HEX_DIGITS // 2).digest()
-        for text in texts
+    Ids of every kind are ordered by hash, so an external id's or a cluster's
+    (smallest) id already carries its key: only lone rows hash anything here.
+    """
+    n_ext, n_identifiers = len(external.hashes), len(weak.hashes)
+    numbers = np.empty(len(person), dtype=np.uint64)
+    is_external = person < n_ext
+    is_cluster = ~is_external & (person < n_ext + n_identifiers)
+    is_lone = ~is_external & ~is_cluster
+    numbers[is_external] = external.hashes[person[is_external]]
+    numbers[is_cluster] = weak.hashes[person[is_cluster] - n_ext]
+    lone_rows = pa.array(np.flatnonzero(is_lone))
+    numbers[is_lone] = stable_hash64(
+        pc.binary_join_element_wise(
+            "r",
+            id_rows[SOURCE_FILE].take(lone_rows).combine_chunks().cast(pa.string()),
+            id_rows[SOURCE_ROW].take(lone_rows).combine_chunks().cast(pa.string()),
+            ":",
+        )
     )
-    hex_digits = _fixed_width_strings(digests.hex(), len(texts), KEY_HEX_DIGITS)
-    return hex_digits, np.frombuffer(digests, dtype=">u8").astype(np.uint64)
+    return numbers
 
 
-def _key_identifiers(
-    people: np.ndarray, id_rows: pa.Table, ext_values: pa.Array, weak: _WeakIdentifiers
-) -> list[str]:
-    """The text hashed into each person's key, for sorted person ids."""
-    n_ext, n_identifiers = len(ext_values), len(weak.values)
-    is_external = people < n_ext
-    is_cluster = ~is_external & (people < n_ext + n_identifiers)
-    lone_rows = pa.array(people[~is_external & ~is_cluster] - n_ext - n_identifiers)
-    cluster_ids = people[is_cluster] - n_ext
-    lone_lineage = pc.binary_join_element_wise(
-        id_rows[SOURCE_FILE].take(lone_rows).cast(pa.string()),
-        id_rows[SOURCE_ROW].take(lone_rows).cast(pa.string()),
-        ":",
-    )
-    # people are sorted, so the three ranges come out in this order
-    return [
-        *("x:" + value for value in ext_values.take(pa.array(people[is_external])).to_pylist()),
-        *(
-            f"{kind}:{value}"
-            for kind, value in zip(
-                weak.kinds[cluster_ids],
-                weak.values.take(pa.array(cluster_ids)).to_pylist(),
-                strict=True,
-            )
-        ),
-        *("r:" + value for value in lone_lineage.to_pylist()),
+def _people_per_shard(person: np.ndarray, shard: np.ndarray, shards: int) -> np.ndarray:
+    """How many distinct people each shard holds (person ids are dense enough to bincount)."""
+    row_of_person = np.full(int(person.max(initial=-1)) + 1, -1, dtype=np.int64)
+    row_of_person[person] = np.arange(len(person))  # any one row of each person will do
+    return np.bincount(shard[row_of_person[row_of_person >= 0]], minlength=shards)
+
+
+# ---- the key hash -----------------------------------------------------------------
+# A 64-bit hash written out here (not Python's hash(), which is salted per process) so
+# that a key is the same in every process, on every host and in every Python version.
+# Per text: its UTF-8 bytes cut into 8-byte little-endian words w_0..w_n-1 (the last one
+# zero-padded); h = sum over k of mix(w_k + (k + 1) * GOLDEN) mod 2**64; the hash is
+# mix(h XOR (byte length * MIX_2)). mix is the splitmix64 finaliser, a bijection, so two
+# texts of one length that differ in a single word never collide. Computed over whole
+# Arrow string buffers, word position by word position, without a per-text Python loop.
+_GOLDEN = 0x9E3779B97F4A7C15
+_MIX_1, _MIX_2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
+_ALL_BITS = np.uint64(0xFFFF_FFFF_FFFF_FFFF)
+_HASH_CHUNK = 1_000_000  # texts hashed at once: bounds the temporary arrays
+
+
+def stable_hash64(texts: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """The key hash (see above) of every text as uint64; a null hashes like an empty text."""
+    if isinstance(texts, pa.ChunkedArray):
+        texts = texts.combine_chunks()
+    texts = pc.fill_null(texts.cast(pa.large_string()), "")
+    parts = [
+        _hash_chunk(texts.slice(start, _HASH_CHUNK)) for start in range(0, len(texts), _HASH_CHUNK)
     ]
+    return np.concatenate(parts) if parts else np.empty(0, np.uint64)
+
+
+def hex_digits(numbers: np.ndarray) -> pa.Array:
+    """Each uint64 as 16 lower-case hex digits (int(text, 16) gives the number back)."""
+    text = numbers.astype(">u8").tobytes().hex()
+    return _fixed_width_strings(text, len(numbers), KEY_HEX_DIGITS)
+
+
+def _mix(values: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser, in place (the array is reused to spare allocations)."""
+    shifted = values >> np.uint64(30)
+    values ^= shifted
+    values *= _MIX_1
+    np.right_shift(values, np.uint64(27), out=shifted)
+    values ^= shifted
+    values *= _MIX_2
+    np.right_shift(values, np.uint64(31), out=shifted)
+    values ^= shifted
+    return values
+
+
+def _hash_chunk(texts: pa.LargeStringArray) -> np.ndarray:
+    count = len(texts)
+    offsets = np.frombuffer(texts.buffers()[1], np.int64)[texts.offset : texts.offset + count + 1]
+    data = np.frombuffer(texts.buffers()[2] or b"", np.uint8)[offsets[0] : offsets[-1]]
+    padded = np.concatenate([data, np.zeros(8, np.uint8)])  # the last word may read past the end
+    # a little-endian uint64 starting at every byte: words are read wherever a text starts
+    words_at = np.ndarray((len(padded) - 7,), dtype="<u8", buffer=padded, strides=(1,))
+    lengths = np.diff(offsets)
+    n_words = (lengths + 7) >> 3
+    most = int(n_words.max(initial=0))
+    # longest first, so the texts that still have a word k are a prefix of this order
+    distance = most - n_words
+    # a uint16 argsort is a radix sort: far faster than a comparison sort on int64
+    order = np.argsort(distance.astype(np.uint16) if most < 2**16 else distance, kind="stable")
+    starts, lengths = (offsets[:-1] - offsets[0])[order], lengths[order]
+    with_more_than = np.searchsorted(-n_words[order], -np.arange(most + 1), side="left")
+    sums = np.zeros(count, np.uint64)
+    for k in range(most):
+        active, ending = int(with_more_than[k]), int(with_more_than[k + 1])
+        words = words_at[starts[:active] + 8 * k]
+        # texts [ending, active) end in this word: keep only their own 1..8 bytes
+        kept_bytes = (lengths[ending:active] - 8 * k).astype(np.uint64)
+        words[ending:] &= _ALL_BITS >> (np.uint64(64) - np.uint64(8) * kept_bytes)
+        words += np.uint64(((k + 1) * _GOLDEN) & 0xFFFF_FFFF_FFFF_FFFF)
+        sums[:active] += _mix(words)
+    sums ^= lengths.astype(np.uint64) * _MIX_2
+    hashes = np.empty(count, np.uint64)
+    hashes[order] = _mix(sums)
+    return hashes
 
 
 def _fixed_width_strings(text: str, count: int, width: int) -> pa.Array:

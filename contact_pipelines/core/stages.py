@@ -186,18 +186,10 @@ def resolve_base(
     result = resolve_identities(id_rows, config.shards, config.identity)
     table = result.table.cast(IDENTITY_SCHEMA)
     warehouse.write(IDENTITY, UNPARTITIONED, table)
-    shard_counts = table.group_by("shard").aggregate([("contact_key", "count_distinct")])
-    per_shard = dict(
-        zip(
-            shard_counts["shard"].to_pylist(),
-            shard_counts["contact_key_count_distinct"].to_pylist(),
-            strict=True,
-        )
-    )
     return IdentityStats(
         rows=table.num_rows,
-        contacts=pc.count_distinct(table["contact_key"]).as_py() if table.num_rows else 0,
-        per_shard=per_shard,
+        contacts=result.contacts,
+        per_shard=dict(result.contacts_per_shard),
         generic_identifiers=list(result.generic_identifiers),
         conflicts=result.conflicts,
         seconds=time.perf_counter() - started,
@@ -209,16 +201,9 @@ def build_shard_cards(
 ) -> ShardStats:
     """Merge the rows of one shard's people into one contact card each."""
     started = time.perf_counter()
-    identity = warehouse.read(IDENTITY, UNPARTITIONED, columns=None)
+    identity = warehouse.read(IDENTITY, UNPARTITIONED)
     shard_ids = identity.filter(pc.equal(identity["shard"], shard))
-    files_in_shard = pc.unique(shard_ids[SOURCE_FILE])
-    rows = warehouse.read_many(
-        VALIDATED,
-        validated_partitions,
-        schema=VALIDATED_SCHEMA,
-        filter=pc.field(SOURCE_FILE).isin(files_in_shard),
-    )
-    rows = _attach_identity(rows, shard_ids)
+    rows = _shard_rows(shard_ids, validated_partitions, warehouse)
     cards = build_cards(rows).cast(CARD_SCHEMA) if rows.num_rows else CARD_SCHEMA.empty_table()
     warehouse.write(CARDS, str(shard), cards)
     return ShardStats(
@@ -280,6 +265,7 @@ def deliver_shard(
         dry_run=dry_run,
         dry_run_dir=dry_run_dir,
         logger=logger,
+        mask_dry_run=config.dry_run_masked,
     )
     if not dry_run:
         warehouse.write(DELIVERY_LOG, delivery_partition(vendor, shard, run_id), result.log)
@@ -318,6 +304,32 @@ def latest_partition_per_file(partition_keys: list[str]) -> list[str]:
     for key in partition_keys:
         latest[partition_key_file_name(key)] = key
     return list(latest.values())
+
+
+def _shard_rows(shard_ids: pa.Table, validated_partitions: list[str], warehouse: Warehouse):
+    """The shard's validated rows with their identity, read one file partition at a time.
+
+    Every file has rows in every shard, so each partition is read with a row filter
+    (only this shard's source_row values) to keep memory bounded by the shard.
+    """
+    from contact_pipelines.core.landing import partition_key_file_name
+
+    parts = []
+    for partition in validated_partitions:
+        file_ids = shard_ids.filter(
+            pc.equal(shard_ids[SOURCE_FILE], partition_key_file_name(partition))
+        )
+        if file_ids.num_rows:
+            rows = warehouse.read_many(
+                VALIDATED,
+                [partition],
+                schema=VALIDATED_SCHEMA,
+                filter=pc.field(SOURCE_ROW).isin(file_ids[SOURCE_ROW]),
+            )
+            parts.append(_attach_identity(rows, file_ids))
+    if not parts:
+        return _attach_identity(VALIDATED_SCHEMA.empty_table(), IDENTITY_SCHEMA.empty_table())
+    return pa.concat_tables(parts)
 
 
 def _attach_identity(rows: pa.Table, identity: pa.Table) -> pa.Table:

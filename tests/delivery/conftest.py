@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import os
+import importlib.util
 import uuid
+from pathlib import Path
 
 import pyarrow as pa
 import pytest
@@ -12,10 +13,6 @@ import sqlalchemy as sa
 from contact_pipelines.core.config import PipelineConfig
 from contact_pipelines.core.delivery.ledger import Ledger, normalise_url
 from contact_pipelines.core.fields import CARD_SCHEMA, MEMBERSHIP_SCHEMA
-
-POSTGRES_URL = os.environ.get(
-    "CONTACT_PIPELINES_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"
-)
 
 
 def build_cards(*cards: dict) -> pa.Table:
@@ -43,6 +40,22 @@ def build_memberships(pairs: dict[str, list[str]]) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=MEMBERSHIP_SCHEMA)
 
 
+def _load_generated():
+    """generated.py by path: the child processes of the kill test import it the same way."""
+    spec = importlib.util.spec_from_file_location(
+        "delivery_generated", Path(__file__).with_name("generated.py")
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def generated_cards():
+    """generated_cards(count) -> (cards, memberships): a few hundred varied cards."""
+    return _load_generated().generated_cards
+
+
 @pytest.fixture
 def make_cards():
     return build_cards
@@ -68,35 +81,29 @@ def sqlite_ledger(tmp_path):
     ledger.close()
 
 
-def _postgres_available() -> bool:
-    try:
-        import psycopg2
-
-        psycopg2.connect(POSTGRES_URL, connect_timeout=2).close()
-        return True
-    except Exception:
-        return False
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def ledger(request, tmp_path):
-    """The ledger on SQLite and, where the server runs, on PostgreSQL (a schema of its own)."""
-    if request.param == "sqlite":
-        ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
-        yield ledger
-        ledger.close()
-        return
-    if not _postgres_available():
-        if os.environ.get("CI"):
-            pytest.fail(f"PostgreSQL not reachable at {POSTGRES_URL}")
-        pytest.skip("PostgreSQL not reachable")
+@pytest.fixture
+def pg_ledger(postgres_url):
+    """A Ledger on the real PostgreSQL (tests/conftest.py's postgres_url: fails in CI when
+    the server is missing, skips elsewhere), in a fresh schema dropped afterwards."""
     schema = f"ledger_test_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(normalise_url(POSTGRES_URL))
+    admin = sa.create_engine(normalise_url(postgres_url))
     with admin.begin() as conn:
         conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
-    ledger = Ledger(f"{POSTGRES_URL}?options=-csearch_path%3D{schema}")
+    separator = "&" if "?" in postgres_url else "?"
+    ledger = Ledger(f"{postgres_url}{separator}options=-csearch_path%3D{schema}")
     yield ledger
     ledger.close()
     with admin.begin() as conn:
         conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
     admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def ledger(request, tmp_path):
+    """The ledger on SQLite and on PostgreSQL (a schema of its own; see pg_ledger)."""
+    if request.param == "postgres":
+        yield request.getfixturevalue("pg_ledger")
+        return
+    ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
+    yield ledger
+    ledger.close()

@@ -11,7 +11,7 @@ from contact_pipelines.core.delivery.batching import ENVELOPE_BYTES, make_batche
 from contact_pipelines.core.delivery.credentials import MissingSecretError, from_env
 from contact_pipelines.core.delivery.ledger import LedgerRecord
 from contact_pipelines.core.delivery.webhook import WebhookReceiver, signature
-from contact_pipelines.core.vendors.base import ContactPayload
+from contact_pipelines.core.vendors.base import ContactPayload, json_with_contacts
 
 
 def payload(key: str, size: int = 10, group=None) -> ContactPayload:
@@ -37,6 +37,15 @@ def test_batches_never_mix_groups():
     items = [payload("a", group=("A",)), payload("b", group=("B",)), payload("c", group=("A",))]
     batches = [[p.contact_key for p in b] for b in make_batches(items, 10, None)]
     assert sorted(batches) == [["a", "c"], ["b"]]
+
+
+def test_bodies_joined_from_wire_bytes_are_the_json_of_the_request():
+    contacts = [{"email": "a@x.org", "name": "Zoë"}, {"email": "b@x.org", "tags": ["A", "B"]}]
+    wires = [ContactPayload(str(i), c).wire_bytes() for i, c in enumerate(contacts)]
+    body = json_with_contacts({"dedupeOn": "email", "groupNames": ["A"]}, wires)
+    assert json.loads(body) == {"contacts": contacts, "dedupeOn": "email", "groupNames": ["A"]}
+    assert json.loads(json_with_contacts({}, wires)) == {"contacts": contacts}
+    assert "Zoë".encode() in body  # UTF-8 as is, the size batching measured
 
 
 # --- credentials -----------------------------------------------------------
@@ -107,6 +116,21 @@ def test_ledger_journal_tracks_batches_in_flight(ledger):
     assert ledger.in_flight("reteno", 4) == []
     ledger.abandon(["b1"])
     assert ledger.in_flight("reteno", 3) == []
+
+
+def test_ledger_applies_a_late_webhook(ledger):
+    lookup = {"ok@example.com": "k1", "bad@example.com": "k2"}
+    ledger.open_batch("pushtech", 0, "run-1", "b1", ["k1", "k2"], webhook_lookup=lookup)
+    assert ledger.webhook_batch("b1") == ("pushtech", "in_flight", lookup)
+    accepted = [LedgerRecord(k, "created", f"h-{k}") for k in ("k1", "k2")]
+    ledger.record("pushtech", accepted, batch_id="b1")
+    assert ledger.webhook_batch("b1")[1] == "done"
+    ledger.apply_webhook("pushtech", "b1", {"k1": "pt-1"}, {"k2": "pushtech: invalid email"})
+    ledger.apply_webhook("pushtech", "b1", {"k1": "pt-1"}, {"k2": "pushtech: invalid email"})
+    entries = ledger.entries("pushtech", ["k1", "k2"])
+    assert (entries["k1"].vendor_id, entries["k1"].payload_hash) == ("pt-1", "h-k1")
+    assert (entries["k2"].last_outcome, entries["k2"].payload_hash) == ("rejected", None)
+    assert ledger.webhook_batch("unknown") is None
 
 
 def test_ledger_secret_not_in_repr(tmp_path):

@@ -40,6 +40,28 @@ def validated_rows(*rows: dict) -> pa.Table:
     return pa.Table.from_pylist(filled, schema=schema)
 
 
+def reference_hash64(text: str) -> int:
+    """identity.stable_hash64 written from its documented definition, one byte at a time."""
+    all_bits = 2**64 - 1
+
+    def mix(value: int) -> int:
+        value = ((value ^ (value >> 30)) * 0xBF58476D1CE4E5B9) & all_bits
+        value = ((value ^ (value >> 27)) * 0x94D049BB133111EB) & all_bits
+        return value ^ (value >> 31)
+
+    data = text.encode("utf-8")
+    total = 0
+    for k in range(0, len(data), 8):
+        word = int.from_bytes(data[k : k + 8].ljust(8, b"\0"), "little")
+        total = (total + mix((word + (k // 8 + 1) * 0x9E3779B97F4A7C15) & all_bits)) & all_bits
+    return mix(total ^ ((len(data) * 0x94D049BB133111EB) & all_bits))
+
+
+@pytest.fixture
+def reference_key():
+    return lambda text: f"{reference_hash64(text):016x}"
+
+
 @pytest.fixture
 def make_id_rows():
     return id_rows

@@ -94,3 +94,40 @@ def test_missing_landing_folder_and_bad_key(tmp_path):
         scan_landing(tmp_path / "missing")
     with pytest.raises(ValueError, match="not a landing partition key"):
         partition_key_file_name("no-separator")
+
+
+def test_corrected_file_relanded_under_same_name_is_a_new_partition(landing, tmp_path):
+    """The old partition's raw table stays as written; the new content gets its own key."""
+    from contact_pipelines.core.config import PipelineConfig
+    from contact_pipelines.core.stages import ingest_file
+    from contact_pipelines.core.warehouse import Warehouse
+
+    warehouse = Warehouse(tmp_path / "warehouse")
+    path = landing / "legacy_crm_2026-11.csv"
+    path.write_bytes(b"Email\nbroken@@example.com\n")
+    old = scan_landing(landing)[0]
+    ingest_file(old.path, old.partition_key, PipelineConfig(), warehouse)
+    old_parquet = tmp_path / "warehouse" / "raw_contacts"
+    old_files = {p.name: p.read_bytes() for p in old_parquet.iterdir()}
+
+    path.write_bytes(b"Email\nfixed@example.com\n")  # the corrected export, same name
+    new = scan_landing(landing)[0]
+    landing_before = snapshot(landing)
+    ingest_file(new.path, new.partition_key, PipelineConfig(), warehouse)
+
+    assert new.partition_key != old.partition_key
+    assert partition_key_file_name(new.partition_key) == old.name
+    assert current_partition_keys(scan_landing(landing))[old.name] == new.partition_key
+    assert {
+        p.name: p.read_bytes() for p in old_parquet.iterdir() if p.name in old_files
+    } == old_files
+    assert len(list(old_parquet.iterdir())) == len(old_files) + 1
+    emails = {
+        key: warehouse.read("raw_contacts", key).column("Email").to_pylist()
+        for key in (old.partition_key, new.partition_key)
+    }
+    assert emails == {
+        old.partition_key: ["broken@@example.com"],
+        new.partition_key: ["fixed@example.com"],
+    }
+    assert snapshot(landing) == landing_before  # ingesting never touches the landing folder

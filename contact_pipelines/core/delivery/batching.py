@@ -20,8 +20,11 @@ class PayloadTooLargeError(ValueError):
     """One contact alone exceeds the vendor's request size limit."""
 
 
-def payload_size(payload: dict) -> int:
-    return len(dumps(payload)) + 1  # +1 for the comma between list items
+def payload_size(item: ContactPayload | dict) -> int:
+    """Bytes the contact adds to a request body (+1 for the comma between list items)."""
+    if isinstance(item, ContactPayload):
+        return len(item.wire_bytes()) + 1
+    return len(dumps(item)) + 1
 
 
 def make_batches(
@@ -40,7 +43,7 @@ def _split(members: list[ContactPayload], max_count: int, budget: int | None):
     batch: list[ContactPayload] = []
     used = 0
     for item in members:
-        size = payload_size(item.payload) if budget is not None else 0
+        size = payload_size(item) if budget is not None else 0
         if budget is not None and size > budget:
             raise PayloadTooLargeError(
                 f"contact {item.contact_key}: payload of {size} bytes exceeds the request "

@@ -16,9 +16,10 @@ missing. Reads and writes are bulk: ``IN`` lists and executemany in chunks.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -58,6 +59,19 @@ batches_table = sa.Table(
 )
 
 
+# Pushtech batches sent with a public webhook_url: the identifiers the webhook will echo
+# (lower-cased, see vendors.base.lookup_values) -> contact_key, so that a receiver in
+# another process (contact_pipelines.webhook_app) can turn a delivery into outcomes.
+webhook_batches_table = sa.Table(
+    "delivery_webhook_batches",
+    _metadata,
+    sa.Column("batch_id", sa.String(64), primary_key=True),
+    sa.Column("vendor", sa.String(32), nullable=False),
+    sa.Column("lookup", sa.Text, nullable=False),  # JSON object
+    sa.Column("received_at", sa.String(20)),  # when a verified webhook was applied
+)
+
+
 @dataclass(frozen=True)
 class LedgerEntry:
     contact_key: str
@@ -84,6 +98,12 @@ class LedgerRecord:
     error: str | None = None
     segments: Sequence[str] = ()
     data_fields: Sequence[str] = ()
+
+
+@lru_cache(maxsize=4096)
+def _json_list(values: tuple[str, ...]) -> str:
+    """Segment and field lists repeat across contacts: encode each distinct one once."""
+    return json.dumps(list(values))
 
 
 def utc_now() -> str:
@@ -165,8 +185,8 @@ class Ledger:
                 "vendor_id": r.vendor_id,
                 "last_outcome": r.outcome,
                 "last_error": r.error,
-                "segments": json.dumps(list(r.segments)),
-                "data_fields": json.dumps(list(r.data_fields)),
+                "segments": _json_list(tuple(r.segments)),
+                "data_fields": _json_list(tuple(r.data_fields)),
                 "updated_at": now,
             }
             for r in records
@@ -204,8 +224,16 @@ class Ledger:
     # --- batch journal -----------------------------------------------------
 
     def open_batch(
-        self, vendor: str, shard: int, run_id: str, batch_id: str, contact_keys: Sequence[str]
+        self,
+        vendor: str,
+        shard: int,
+        run_id: str,
+        batch_id: str,
+        contact_keys: Sequence[str],
+        webhook_lookup: Mapping[str, str] | None = None,
     ) -> None:
+        """Journal a batch as in flight; ``webhook_lookup`` is kept when a webhook
+        receiver elsewhere will report its outcomes (see ``apply_webhook``)."""
         now = utc_now()
         row = {
             "batch_id": batch_id,
@@ -219,6 +247,13 @@ class Ledger:
         }
         with self.engine.begin() as conn:
             conn.execute(sa.insert(batches_table), [row])
+            if webhook_lookup is not None:
+                lookup = {
+                    "batch_id": batch_id,
+                    "vendor": vendor,
+                    "lookup": json.dumps(webhook_lookup),
+                }
+                conn.execute(sa.insert(webhook_batches_table), [lookup])
 
     def set_vendor_ref(self, batch_id: str, vendor_ref: str | None) -> None:
         t = batches_table
@@ -256,3 +291,50 @@ class Ledger:
             conn.execute(
                 sa.update(t).where(t.c.batch_id.in_(chunk)).values(status=status, updated_at=now)
             )
+
+    # --- webhook outcomes ----------------------------------------------------
+
+    def webhook_batch(self, batch_id: str) -> tuple[str, str, dict[str, str]] | None:
+        """(vendor, batch status, identifier -> contact_key) of a batch awaiting a webhook."""
+        w, b = webhook_batches_table, batches_table
+        query = sa.select(w.c.vendor, w.c.lookup, b.c.status).join(b, b.c.batch_id == w.c.batch_id)
+        with self.engine.connect() as conn:
+            row = conn.execute(query.where(w.c.batch_id == batch_id)).first()
+        return None if row is None else (row.vendor, row.status, json.loads(row.lookup))
+
+    def apply_webhook(
+        self,
+        vendor: str,
+        batch_id: str,
+        vendor_ids: Mapping[str, str],
+        rejected: Mapping[str, str],
+    ) -> None:
+        """Outcomes a completion webhook reported after the sync recorded its batch:
+        vendor ids for accepted contacts; a rejected contact loses its hash, so the
+        next run offers it again. Idempotent, as a webhook may be delivered twice."""
+        t, now = contacts_table, utc_now()
+        this_contact = sa.and_(t.c.vendor == vendor, t.c.contact_key == sa.bindparam("b_key"))
+        accepted = (
+            sa.update(t)
+            .where(this_contact)
+            .values(vendor_id=sa.bindparam("b_vendor_id"), updated_at=now)
+        )
+        refused = (
+            sa.update(t)
+            .where(this_contact)
+            .values(
+                payload_hash=None,
+                last_outcome="rejected",
+                last_error=sa.bindparam("b_error"),
+                updated_at=now,
+            )
+        )
+        with self.engine.begin() as conn:
+            ids = [{"b_key": k, "b_vendor_id": v} for k, v in vendor_ids.items()]
+            errors = [{"b_key": k, "b_error": e} for k, e in rejected.items()]
+            for chunk in _chunks(ids):
+                conn.execute(accepted, list(chunk))
+            for chunk in _chunks(errors):
+                conn.execute(refused, list(chunk))
+            w = webhook_batches_table
+            conn.execute(sa.update(w).where(w.c.batch_id == batch_id).values(received_at=now))

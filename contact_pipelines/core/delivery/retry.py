@@ -159,8 +159,15 @@ class VendorHttp:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def request(self, method: str, path: str, *, json_body=None) -> httpx.Response:
-        """Send with retries; return a 2xx response or raise VendorRequestError."""
+    def request(
+        self, method: str, path: str, *, json_body=None, content: bytes | None = None
+    ) -> httpx.Response:
+        """Send with retries; return a 2xx response or raise VendorRequestError.
+
+        ``content`` is a body already serialized as JSON (the batch bodies are joined
+        from contacts serialized once), ``json_body`` one to serialize here."""
+        if content is None and json_body is not None:
+            content = dumps(json_body)
         policy = self.retry
         backoff = wait_random_exponential(multiplier=policy.initial_wait, max=policy.max_wait)
 
@@ -190,7 +197,7 @@ class VendorHttp:
             reraise=True,
         )
         try:
-            return retrying(self._send_once, method, path, json_body)
+            return retrying(self._send_once, method, path, content)
         except _RetryableStatus as exc:
             raise VendorUnavailableError(
                 f"{self.vendor} {method} {path} still answered {exc.response.status_code} "
@@ -203,14 +210,12 @@ class VendorHttp:
                 f"({type(exc).__name__}); check the network and the API URL, then re-run"
             ) from None
 
-    def _send_once(self, method: str, path: str, json_body) -> httpx.Response:
-        if json_body is None:
+    def _send_once(self, method: str, path: str, content: bytes | None) -> httpx.Response:
+        if content is None:
             response = self._client.request(method, path)
         else:
             # our own compact UTF-8 form, the one batching measured against the byte limit
-            response = self._client.request(
-                method, path, content=dumps(json_body), headers=_JSON_HEADERS
-            )
+            response = self._client.request(method, path, content=content, headers=_JSON_HEADERS)
         if response.status_code in RETRYABLE_STATUSES:
             response.read()
             raise _RetryableStatus(response)

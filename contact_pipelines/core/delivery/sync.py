@@ -16,8 +16,11 @@ contact keeps its last accepted hash in the ledger, so it is offered again on
 the next run. ``dry_run`` sends nothing, needs no credentials, skips the field
 check (it is a vendor call) and writes ``<dry_run_dir>/<vendor>-<shard>.jsonl``:
 one line per card with ``contact_key``, ``action`` (send, unchanged,
-rejected), ``payload_hash`` and the masked ``payload`` or the ``error``; its
-log predicts created/updated from the ledger and leaves the ledger untouched.
+rejected), ``payload_hash`` and the ``payload`` (masked unless
+``mask_dry_run=False``) or the ``error``. Every payload has been checked against
+the vendor's contract (documented keys, no nulls, limits, size) exactly as in a
+real run: one that breaks it is a ``rejected`` line naming the problem. Its log
+predicts created/updated from the ledger and leaves the ledger untouched.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from contact_pipelines.core import vendors  # module import: vendors imports delivery.retry
 from contact_pipelines.core.config import PipelineConfig
@@ -45,11 +49,13 @@ from contact_pipelines.core.vendors.base import (
     ContactOutcome,
     ContactPayload,
     additional_field_names,
+    gc_paused,
     mask_pii,
     mask_text,
 )
 
 COUNT_KEYS = ("sent", "created", "updated", "unchanged", "rejected")
+BUILD_CHUNK_CARDS = 20_000  # cards built at a time; the next chunk builds while batches fly
 
 
 class MissingVendorFieldsError(RuntimeError):
@@ -80,6 +86,7 @@ class _LogRow:
     delivered_at: str | None = None
 
 
+@gc_paused  # see gc_paused: millions of live payload dicts make each collection costly
 def run_vendor_sync(
     vendor: str,
     cards: pa.Table,
@@ -95,6 +102,7 @@ def run_vendor_sync(
     *,
     retry: RetryPolicy | None = None,
     poll: PollPolicy | None = None,
+    mask_dry_run: bool = True,
 ) -> SyncResult:
     """Deliver one shard's cards to one vendor; see the module docstring for the flow."""
     log = logger or logging.getLogger(__name__)
@@ -112,29 +120,25 @@ def run_vendor_sync(
             _verify(module, session, vendor_cfg, cards, vendor)
         timings["verify_seconds"] = time.monotonic() - started
 
-        mark = time.monotonic()
-        payloads = _checked(module, _build(module, cards, memberships, vendor_cfg, previous))
-        to_send = [p for p in payloads if p.error is None and not _unchanged(p, previous)]
-        timings["build_seconds"] = time.monotonic() - mark
-
-        rows = {p.contact_key: _static_row(p, previous) for p in payloads}
+        prepared = _Prepared(module, cards, memberships, vendor_cfg, previous)
         resumed = 0
         dry_file = None
         mark = time.monotonic()
         if dry_run:
-            dry_file = _write_dry_run(dry_run_dir, vendor, shard, payloads, previous)
-            for item in to_send:
-                rows[item.contact_key] = _predicted_row(item, previous)
+            payloads = [item for chunk in prepared.chunks() for item in chunk]
+            dry_file = _write_dry_run(dry_run_dir, vendor, shard, payloads, previous, mask_dry_run)
+            for item in prepared.to_send(payloads):
+                prepared.rows[item.contact_key] = _predicted_row(item, previous)
         else:
             resumed = _close_abandoned(ledger, vendor, shard, log)
-            _deliver(
-                module, session, vendor_cfg, ledger, run_id, shard, to_send, previous, rows, log
-            )
+            batches = _batches(module, vendor_cfg, prepared)
+            _deliver(module, session, ledger, run_id, shard, batches, previous, prepared.rows, log)
+        timings["build_seconds"] = prepared.build_seconds  # overlaps sending: see _Prepared
         timings["send_seconds"] = time.monotonic() - mark
 
     timings["total_seconds"] = time.monotonic() - started
-    table = _log_table(run_id, vendor, shard, [rows[key] for key in keys])
-    counts = _counts(table, sent=0 if dry_run else len(to_send))
+    table = _log_table(run_id, vendor, shard, [prepared.rows[key] for key in keys])
+    counts = _counts(table, sent=0 if dry_run else prepared.sent)
     log.info("%s shard %s: %s in %.1f s", vendor, shard, counts, timings["total_seconds"])
     return SyncResult(table, counts, timings, resumed, dry_file)
 
@@ -162,9 +166,58 @@ def _verify(module, session, vendor_cfg, cards: pa.Table, vendor: str) -> None:
         )
 
 
-def _build(module, cards, memberships, vendor_cfg, previous: dict[str, LedgerEntry]):
-    previous_segments = {key: entry.segments for key, entry in previous.items()}
-    previous_fields = {key: entry.data_fields for key, entry in previous.items()}
+class _Prepared:
+    """Payloads built, checked and diffed chunk by chunk, lazily: while one chunk's
+    batches are in flight (I/O, GIL released) the next chunk is built, so building and
+    the vendor's own processing overlap. Every card gets its static log row here
+    (rejected or unchanged); sent cards get theirs when their batch is recorded."""
+
+    def __init__(self, module, cards, memberships, vendor_cfg, previous):
+        self.module, self.cards, self.memberships = module, cards, memberships
+        self.vendor_cfg, self.previous = vendor_cfg, previous
+        # what each contact carried last time, for the leave-a-segment and clear-a-field diffs
+        self.previous_state = (
+            {key: entry.segments for key, entry in previous.items()},
+            {key: entry.data_fields for key, entry in previous.items()},
+        )
+        self.rows: dict[str, _LogRow] = {}
+        self.sent = 0
+        self.build_seconds = 0.0
+
+    def chunks(self):
+        for start in range(0, self.cards.num_rows, BUILD_CHUNK_CARDS):
+            mark = time.monotonic()
+            chunk = self.cards.slice(start, BUILD_CHUNK_CARDS)
+            members = _memberships_of(self.memberships, chunk, self.cards.num_rows)
+            built = _build(self.module, chunk, members, self.vendor_cfg, self.previous_state)
+            payloads = _checked(self.module, built)
+            for item in payloads:
+                self.rows[item.contact_key] = _static_row(item, self.previous)
+            self.build_seconds += time.monotonic() - mark
+            yield payloads
+
+    def to_send(self, payloads: list[ContactPayload]) -> list[ContactPayload]:
+        changed = [p for p in payloads if p.error is None and not _unchanged(p, self.previous)]
+        self.sent += len(changed)
+        return changed
+
+
+def _memberships_of(memberships: pa.Table | None, chunk: pa.Table, total: int):
+    """The memberships of a chunk's cards (all of them when the chunk is the whole table)."""
+    if memberships is None or chunk.num_rows == total:
+        return memberships
+    keys = chunk.column("contact_key")
+    return memberships.filter(pc.is_in(memberships.column("contact_key"), value_set=keys))
+
+
+def _batches(module, vendor_cfg, prepared: _Prepared):
+    max_count = min(module.MAX_CONTACTS, vendor_cfg.batch_size)
+    for payloads in prepared.chunks():
+        yield from make_batches(prepared.to_send(payloads), max_count, module.MAX_BYTES)
+
+
+def _build(module, cards, memberships, vendor_cfg, previous_state: tuple[dict, dict]):
+    previous_segments, previous_fields = previous_state
     return module.build_payloads(cards, memberships, vendor_cfg, previous_segments, previous_fields)
 
 
@@ -175,7 +228,7 @@ def _checked(module, payloads: list[ContactPayload]) -> list[ContactPayload]:
     for item in payloads:
         if item.error is None:
             problems = module.payload_problems(item.payload)
-            if module.MAX_BYTES and payload_size(item.payload) > budget:
+            if module.MAX_BYTES and payload_size(item) > budget:
                 problems.append(f"payload larger than the {budget}-byte request budget")
             if problems:
                 error = f"contact {item.contact_key}: payload breaks the contract: {'; '.join(problems)}"
@@ -205,8 +258,11 @@ def _predicted_row(item: ContactPayload, previous: dict[str, LedgerEntry]) -> _L
     )
 
 
-def _write_dry_run(directory: Path | None, vendor: str, shard: int, payloads, previous) -> Path:
-    """One JSON line per card: what would be done and the payload, emails and phones masked."""
+def _write_dry_run(
+    directory: Path | None, vendor: str, shard: int, payloads, previous, masked: bool = True
+) -> Path:
+    """One JSON line per card: what would be done and the payload (emails and phones
+    masked unless ``masked`` is False, for a reviewer allowed to see them)."""
     directory = Path(directory or ".")
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{vendor}-{shard}.jsonl"
@@ -223,7 +279,7 @@ def _write_dry_run(directory: Path | None, vendor: str, shard: int, payloads, pr
             if item.error:
                 line["error"] = item.error
             elif action == "send":
-                line["payload"] = mask_pii(item.payload)
+                line["payload"] = mask_pii(item.payload) if masked else item.payload
             out.write(json.dumps(line, ensure_ascii=False, sort_keys=True) + "\n")
     return path
 
@@ -249,11 +305,10 @@ def _close_abandoned(ledger: Ledger, vendor: str, shard: int, log) -> int:
     return len(open_batches)
 
 
-def _deliver(
-    module, session, vendor_cfg, ledger, run_id, shard, to_send, previous, rows, log
-) -> None:
-    max_count = min(module.MAX_CONTACTS, vendor_cfg.batch_size)
-    batches = iter(make_batches(to_send, max_count, module.MAX_BYTES))
+def _deliver(module, session, ledger, run_id, shard, batches, previous, rows, log) -> None:
+    """Send ``batches`` (an iterator, pulled only when a slot is free), ``max_in_flight``
+    at a time; record each as it finishes."""
+    vendor_cfg = session.cfg
     failures: list[str] = []
     with ThreadPoolExecutor(
         max_workers=vendor_cfg.max_in_flight, thread_name_prefix=module.NAME
@@ -266,7 +321,12 @@ def _deliver(
                     break
                 batch_id = uuid.uuid4().hex
                 ledger.open_batch(
-                    module.NAME, shard, run_id, batch_id, [p.contact_key for p in batch]
+                    module.NAME,
+                    shard,
+                    run_id,
+                    batch_id,
+                    [p.contact_key for p in batch],
+                    _remote_webhook_lookup(module, vendor_cfg, batch),
                 )
                 running[pool.submit(_send_and_poll, module, session, ledger, batch, batch_id)] = (
                     batch_id,
@@ -289,6 +349,14 @@ def _deliver(
             f"{module.NAME} shard {shard}: {len(failures)} batch(es) not delivered; the others are "
             f"recorded and a re-run sends only what is missing. First: {failures[0]}"
         )
+
+
+def _remote_webhook_lookup(module, vendor_cfg, batch) -> dict[str, str] | None:
+    """With a public webhook_url, outcomes reach a receiver in another process
+    (contact_pipelines.webhook_app): it needs the batch's identifier -> contact_key."""
+    if not (getattr(module, "NEEDS_WEBHOOK", False) and vendor_cfg.webhook_url):
+        return None
+    return {value: item.contact_key for item in batch for value in item.lookup}
 
 
 def _send_and_poll(

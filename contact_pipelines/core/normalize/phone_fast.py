@@ -34,12 +34,13 @@ import numpy as np
 import phonenumbers
 import pyarrow as pa
 import pyarrow.compute as pc
-from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, PhoneMetadata, PhoneNumberType
+from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, PhoneMetadata
 from phonenumbers.phonenumberutil import ValidationResult, _test_number_length
 
-# only these characters besides digits: the library's parse drops them all
-_PLAIN_SHAPE = r"^\+?[0-9][0-9 ().\-/]*$"
-_FORMATTING = r"[ ().\-/]"
+# only these characters besides digits: the library's parse drops them all (it starts
+# reading at the first "+" or digit, so a "Tel: " or "(" before it is skipped too). Letters
+# only before a "+": without one, parse_phone's retry as international needs pure digits.
+_PLAIN_SHAPE = r"^(?:[A-Za-z:( ]*\+|\(?)[0-9][0-9 ().\-/]*$"
 _FLOAT_TAIL = r"^(\d+)\.0+$"  # "380671234567.0": a phone that went through a float column
 _MIN_DIGITS, _MAX_DIGITS = 5, 17
 _NON_GEO = "001"
@@ -50,16 +51,9 @@ _KEEP_FULL_NUMBER = (
 )
 # the library's order in _number_type_helper, before fixed line and mobile
 _SPECIAL_TYPES = (
-    ("premium_rate", "premium_rate"),
-    ("toll_free", "toll_free"),
-    ("shared_cost", "shared_cost"),
-    ("voip", "voip"),
-    ("personal_number", "personal_number"),
-    ("pager", "pager"),
-    ("uan", "uan"),
-    ("voicemail", "voicemail"),
-)
-_NULL_TEXT = pa.scalar(None, pa.string())
+    "premium_rate", "toll_free", "shared_cost", "voip", "personal_number", "pager", "uan",
+    "voicemail",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -78,7 +72,7 @@ def fast_parse_phones(values: pa.Array, region: str | None) -> FastPhones:
     text = pc.replace_substring_regex(text, r"^00", "+")
     plain = _as_bool(pc.match_substring_regex(text, _PLAIN_SHAPE))
     digits = pc.replace_substring_regex(text, r"[^0-9]", "")
-    with_plus = _as_bool(pc.starts_with(text, "+")) & plain
+    with_plus = _as_bool(pc.match_substring_regex(text, r"^[A-Za-z:( ]*\+")) & plain
     n = len(values)
     e164 = np.full(n, None, dtype=object)
     types = np.full(n, None, dtype=object)
@@ -148,26 +142,24 @@ def _international(digits: pa.Array, rows: np.ndarray) -> _Outcome:
     rows = rows & (lengths >= _MIN_DIGITS) & (lengths <= _MAX_DIGITS + 3)
     codes = _country_codes(digits)
     for code in np.unique(codes[rows & (codes > 0)]):
-        in_code = rows & (codes == code)
-        main_region = COUNTRY_CODE_TO_REGION_CODE[int(code)][0]
-        if main_region == _NON_GEO:
-            continue
-        rest = pc.utf8_slice_codeunits(digits, len(str(code)))
-        in_code &= ~_prefix_matches(rest, _rules(main_region).national_prefix)
-        _classify(int(code), rest, in_code, outcome)
+        if COUNTRY_CODE_TO_REGION_CODE[int(code)][0] != _NON_GEO:
+            _international_rest(digits, rows & (codes == code), int(code), outcome)
     return outcome
 
 
 def _national(digits: pa.Array, rows: np.ndarray, region: str) -> _Outcome:
-    """The library's reading of a national number written in ``region``."""
+    """The library's reading of digits written in ``region`` without ``+``."""
     outcome = _empty_outcome(len(digits))
     rules = _rules(region) if region in phonenumbers.SUPPORTED_REGIONS else None
     if rules is None or not rows.any():
         return outcome
-    rows = rows & ~_prefix_matches(digits, rules.international_prefix)
-    rows &= ~_as_bool(pc.starts_with(digits, str(rules.country_code)))
-    if rules.national_prefix and not rules.literal_national_prefix:
-        rows &= ~_prefix_matches(digits, rules.national_prefix)
+    lengths = pc.utf8_length(digits).to_numpy(zero_copy_only=False)
+    rows = rows & (lengths >= 2) & (lengths <= _MAX_DIGITS + 3)
+    rows &= ~_prefix_matches(digits, rules.international_prefix)
+    rows &= ~_unhandled_prefix(digits, rules)
+    with_code = _starts_with_own_country_code(digits, rows, rules, lengths)
+    _international_rest(digits, with_code, rules.country_code, outcome)
+    rows &= ~with_code
     national_number = _strip_national_prefix(digits, rows, rules)
     lengths = pc.utf8_length(national_number).to_numpy(zero_copy_only=False)
     rows &= (lengths >= 2) & (lengths <= _MAX_DIGITS)
@@ -175,55 +167,104 @@ def _national(digits: pa.Array, rows: np.ndarray, region: str) -> _Outcome:
     return outcome
 
 
-def _strip_national_prefix(digits: pa.Array, rows: np.ndarray, rules: _Rules) -> pa.Array:
-    """The library's _maybe_strip_national_prefix_carrier_code and length test, literal prefix."""
-    prefix = rules.literal_national_prefix
-    if not prefix:
-        return digits
-    rest = pc.utf8_slice_codeunits(digits, len(prefix))
-    has_prefix = _as_bool(pc.starts_with(digits, prefix)) & rows
+def _starts_with_own_country_code(
+    digits: pa.Array, rows: np.ndarray, rules: _Rules, lengths: np.ndarray
+) -> np.ndarray:
+    """The library's test for "380671234567" in UA: the region's code written without "+"."""
+    code = str(rules.country_code)
+    starts = rows & _as_bool(pc.starts_with(digits, code))
+    if not starts.any():
+        return starts
+    rest = pc.utf8_slice_codeunits(digits, len(code))
+    starts &= ~_unhandled_prefix(rest, rules)
+    potential = _strip_national_prefix(rest, starts, rules, length_test=False)
+    general = rules.general_pattern
+    plausible = ~_full_match(digits, general) & _full_match(potential, general)
+    return starts & (plausible | np.isin(lengths, rules.too_long_lengths))
+
+
+def _international_rest(digits: pa.Array, rows: np.ndarray, code: int, outcome: _Outcome) -> None:
+    """Rows known to start with calling code ``code``: read the rest as after a "+"."""
+    if not rows.any():
+        return
+    main_rules = _rules(COUNTRY_CODE_TO_REGION_CODE[code][0])
+    rest = pc.utf8_slice_codeunits(digits, len(str(code)))
+    rows = rows & ~_unhandled_prefix(rest, main_rules)
+    national_number = _strip_national_prefix(rest, rows, main_rules)
+    lengths = pc.utf8_length(national_number).to_numpy(zero_copy_only=False)
+    rows &= (lengths >= 2) & (lengths <= _MAX_DIGITS)
+    _classify(code, national_number, rows, outcome)
+
+
+def _strip_national_prefix(
+    digits: pa.Array, rows: np.ndarray, rules: _Rules, length_test: bool = True
+) -> pa.Array:
+    """The library's _maybe_strip_national_prefix_carrier_code for literal prefixes.
+
+    With ``length_test``, the stripped number is kept only if its length is possible
+    (as parse() does); the caller has excluded rows a non-literal prefix matches.
+    """
+    result = digits
+    pending = rows.copy()
     original_viable = _full_match(digits, rules.general_pattern)
-    rest_viable = _full_match(rest, rules.general_pattern)
-    strip = has_prefix & ~(original_viable & ~rest_viable)
-    rest_lengths = pc.utf8_length(rest).to_numpy(zero_copy_only=False)
-    strip &= np.isin(rest_lengths, rules.strippable_lengths)
-    return pc.if_else(pa.array(strip), rest, digits)
+    for prefix in rules.literal_national_prefixes:  # re.match takes the first alternative
+        has_prefix = pending & _as_bool(pc.starts_with(digits, prefix))
+        pending &= ~has_prefix
+        rest = pc.utf8_slice_codeunits(digits, len(prefix))
+        strip = has_prefix & ~(original_viable & ~_full_match(rest, rules.general_pattern))
+        if length_test:
+            rest_lengths = pc.utf8_length(rest).to_numpy(zero_copy_only=False)
+            strip &= np.isin(rest_lengths, rules.strippable_lengths)
+        result = pc.if_else(pa.array(strip), rest, result)
+    return result
+
+
+def _unhandled_prefix(digits: pa.Array, rules: _Rules) -> np.ndarray:
+    """Rows whose national prefix is a pattern this module does not replay."""
+    if rules.literal_national_prefixes:
+        return np.zeros(len(digits), dtype=bool)
+    return _prefix_matches(digits, rules.national_prefix)
 
 
 def _classify(code: int, national: pa.Array, rows: np.ndarray, outcome: _Outcome) -> None:
     """Region, validity and type of ``+<code><national>`` where ``rows``; marks them decided."""
+    where = np.flatnonzero(rows)
+    if len(where) == 0:
+        return
+    subset = national.take(pa.array(where))
+    number_types = np.full(len(subset), None, dtype=object)
+    pending = np.ones(len(subset), dtype=bool)
+    # the library's _region_code_for_number_from_list, then the type in that region
     regions = COUNTRY_CODE_TO_REGION_CODE[code]
-    region_of = np.full(len(national), None, dtype=object)
-    pending = rows.copy()
     for region in regions:
         if not pending.any():
             break
         rules = _rules(region)
-        if rules.leading_digits is not None:
-            hit = pending & _prefix_matches(national, rules.leading_digits)
+        candidates = np.flatnonzero(pending)
+        candidate_numbers = subset.take(pa.array(candidates))
+        found = _number_types(candidate_numbers, rules)
+        if len(regions) == 1:
+            in_region = np.ones(len(candidates), dtype=bool)  # the only region: no test
+        elif rules.leading_digits is not None:
+            in_region = _prefix_matches(candidate_numbers, rules.leading_digits)
         else:
-            hit = pending & (_number_types(national, pending, rules) != None)  # noqa: E711
-        region_of[hit] = region
-        pending &= ~hit
-    number_types = np.full(len(national), None, dtype=object)
-    for region in regions:
-        in_region = rows & (region_of == region)
-        if in_region.any():
-            number_types[in_region] = _number_types(national, in_region, _rules(region))[in_region]
-    valid = rows & (number_types != None)  # noqa: E711
-    national_text = np.asarray(national.to_pylist(), dtype=object)
-    outcome.e164[valid] = f"+{code}" + national_text[valid]
-    outcome.types[valid] = number_types[valid]
-    outcome.decided[rows] = True
-    outcome.valid[valid] = True
+            in_region = found != None  # noqa: E711
+        number_types[candidates[in_region]] = found[in_region]
+        pending[candidates[in_region]] = False
+    valid = number_types != None  # noqa: E711
+    valid_numbers = np.asarray(subset.filter(pa.array(valid)).to_pylist(), dtype=object)
+    outcome.e164[where[valid]] = f"+{code}" + valid_numbers
+    outcome.types[where] = number_types
+    outcome.decided[where] = True
+    outcome.valid[where[valid]] = True
 
 
-def _number_types(national: pa.Array, rows: np.ndarray, rules: _Rules) -> np.ndarray:
-    """The library's _number_type_helper: a type name per row, None for UNKNOWN."""
+def _number_types(national: pa.Array, rules: _Rules) -> np.ndarray:
+    """The library's _number_type_helper: a type name per value, None for UNKNOWN."""
     result = np.full(len(national), None, dtype=object)
-    pending = rows & rules.matches("general_desc", national)
-    for desc, name in _SPECIAL_TYPES:
-        hit = pending & rules.matches(desc, national)
+    pending = rules.matches("general_desc", national)
+    for name in _SPECIAL_TYPES:  # the description and the type share a name
+        hit = pending & rules.matches(name, national)
         result[hit] = name
         pending &= ~hit
     fixed = pending & rules.matches("fixed_line", national)
@@ -245,11 +286,13 @@ class _Rules:
     country_code: int
     international_prefix: str | None
     national_prefix: str | None
-    literal_national_prefix: str | None  # national_prefix_for_parsing when it is plain digits
+    # national_prefix_for_parsing when it is plain digits or an alternation of them ("0|180020")
+    literal_national_prefixes: tuple[str, ...]
     general_pattern: str | None
     leading_digits: str | None
     same_mobile_and_fixed_line_pattern: bool
     strippable_lengths: tuple[int, ...]  # lengths the library keeps after stripping the prefix
+    too_long_lengths: tuple[int, ...]  # lengths the library calls TOO_LONG
     descs: dict  # name -> (possible lengths, pattern or None)
 
     def matches(self, desc: str, national: pa.Array) -> np.ndarray:
@@ -268,15 +311,16 @@ class _Rules:
 def _rules(region: str) -> _Rules:
     metadata = PhoneMetadata.metadata_for_region(region)
     national_prefix = metadata.national_prefix_for_parsing or None
+    alternatives = tuple((national_prefix or "").split("|"))
     literal = (
-        national_prefix
+        alternatives
         if national_prefix
-        and national_prefix.isdigit()
+        and all(alternative.isdigit() for alternative in alternatives)
         and not metadata.national_prefix_transform_rule
-        else None
+        else ()
     )
     descs = {}
-    for name in ("general_desc", "fixed_line", "mobile", *(d for d, _ in _SPECIAL_TYPES)):
+    for name in ("general_desc", "fixed_line", "mobile", *_SPECIAL_TYPES):
         desc = getattr(metadata, name)
         if desc is not None and desc.national_number_pattern:
             descs[name] = (tuple(desc.possible_length), desc.national_number_pattern)
@@ -285,7 +329,7 @@ def _rules(region: str) -> _Rules:
         country_code=metadata.country_code,
         international_prefix=metadata.international_prefix or None,
         national_prefix=national_prefix,
-        literal_national_prefix=literal,
+        literal_national_prefixes=literal,
         general_pattern=metadata.general_desc.national_number_pattern or None,
         leading_digits=metadata.leading_digits,
         same_mobile_and_fixed_line_pattern=bool(metadata.same_mobile_and_fixed_line_pattern),
@@ -293,6 +337,11 @@ def _rules(region: str) -> _Rules:
             length
             for length in range(1, _MAX_DIGITS + 1)
             if _test_number_length("1" * length, metadata) not in _KEEP_FULL_NUMBER
+        ),
+        too_long_lengths=tuple(
+            length
+            for length in range(1, _MAX_DIGITS + 4)
+            if _test_number_length("1" * length, metadata) == ValidationResult.TOO_LONG
         ),
         descs=descs,
     )
@@ -308,7 +357,8 @@ def _country_codes(digits: pa.Array) -> np.ndarray:
         hit = _as_bool(pc.is_in(prefix, known)) & (
             pc.utf8_length(digits).to_numpy(zero_copy_only=False) >= size
         )
-        codes[hit] = pc.cast(prefix, pa.int64(), safe=False).to_numpy(zero_copy_only=False)[hit]
+        numeric = pc.if_else(pc.equal(prefix, ""), "0", prefix)
+        codes[hit] = pc.cast(numeric, pa.int64()).to_numpy(zero_copy_only=False)[hit]
     codes[starts_with_zero] = 0
     return codes
 

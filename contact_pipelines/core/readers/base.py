@@ -101,11 +101,17 @@ def build_raw_table(
     source_file: str,
     source_rows: Sequence[int],
     row_defects: Sequence[str | None] | None = None,
+    blanks_are_null: bool = False,
 ) -> pa.Table:
-    """One raw chunk from column-wise values; empty strings become null."""
+    """One raw chunk from column-wise values; empty strings become null.
+
+    ``blanks_are_null`` says the parser already made them null (saves a pass).
+    """
     row_count = len(source_rows)
-    arrays = [_blank_to_null(_as_string_array(column)) for column in columns]
-    arrays.append(pa.array([source_file] * row_count, type=pa.string()))
+    arrays = [_as_string_array(column) for column in columns]
+    if not blanks_are_null:
+        arrays = [_blank_to_null(array) for array in arrays]
+    arrays.append(pc.fill_null(pa.nulls(row_count, pa.string()), source_file))
     arrays.append(pa.array(source_rows, type=pa.int64()))
     if row_defects is None:
         arrays.append(pa.nulls(row_count, type=pa.string()))

@@ -6,6 +6,12 @@ Reteno's docs ("Uploading your mobile token base") show a contact as
 "locale", "appVersion"}}, {"type": "email", "value": ...}], "fields": [{"id",
 "value"}]}``, the contacts wrapped as ``{"contacts": [...], "dedupeOn": ...}``.
 
+The document is streamed (``jsonstream``): the records are the top-level
+array's elements, or those of the first array of objects inside a wrapper
+object such as ``{"contacts": [...]}``, read one at a time in bounded memory.
+The file is read twice: once for the headers (known before the first chunk),
+once for the rows.
+
 Flattening, so each push token is one raw row:
 - nested objects become dotted columns (``device.appId``);
 - a list of ``{"type", "value", ...}`` objects is pivoted by type
@@ -20,6 +26,7 @@ Flattening, so each push token is one raw row:
 from __future__ import annotations
 
 import dataclasses
+import io
 import itertools
 import json
 from collections.abc import Iterable, Iterator
@@ -33,9 +40,10 @@ from contact_pipelines.core.readers.base import (
     dedupe_headers,
 )
 from contact_pipelines.core.readers.excel import number_text
+from contact_pipelines.core.readers.jsonstream import JsonStream
 from contact_pipelines.core.readers.source import ExportSource
 
-RECORD_LIST_KEYS = ("contacts", "data", "items", "records", "results")
+JSONL_PROBE_BYTES = 1 << 20
 PIVOT_NAME_KEYS = ("type", "id", "name", "key")
 JSON_FIX = (
     're-export valid JSON: an array of contact objects, {"contacts": [...]}, or one object per line'
@@ -45,69 +53,51 @@ FlatRow = dict[str, str | None]
 
 
 def read_json(source: ExportSource, options: ReadOptions) -> RawExport:
-    records = None
-    if source.format == "json":
-        records = _document_records(source)  # parsed once, kept for chunks()
-        if records is None:  # "Extra data": one object per line after all
-            source = dataclasses.replace(source, format="jsonl")
-    headers = _collect_headers(_iter_records(source, records))
+    if source.format == "json" and _is_json_lines(source):
+        source = dataclasses.replace(source, format="jsonl")  # one object per line after all
+    headers = _collect_headers(_iter_records(source))  # a first streamed pass
     if not headers:
         raise ExportReadError(source.name, None, "the JSON holds no contact records", JSON_FIX)
     info = ExportInfo(format=source.format_label, headers=dedupe_headers(headers), encoding="utf-8")
 
     def chunks() -> Iterator:
         yield from _read_chunks(
-            _iter_records(source, records), headers, info, source.name, options.chunk_rows
+            _iter_records(source), headers, info, source.name, options.chunk_rows
         )
 
     return RawExport(info, chunks)
 
 
-def _iter_records(source: ExportSource, records: list | None) -> Iterator[tuple[int, dict]]:
-    if source.format == "json" and records is not None:
-        return _numbered(records, source.name)
+def _iter_records(source: ExportSource) -> Iterator[tuple[int, dict]]:
+    if source.format == "json":
+        return _document_records(source)
     return _jsonl_records(source)
 
 
-def _document_records(source: ExportSource) -> list | None:
+def _is_json_lines(source: ExportSource) -> bool:
+    """A .json whose first line is a whole object with more after it is JSON Lines."""
     with source.open() as stream:
-        raw = stream.read()
+        first_line = stream.readline(JSONL_PROBE_BYTES)
+        more = stream.read(JSONL_PROBE_BYTES).strip()
     try:
-        document = json.loads(raw.decode("utf-8-sig"))
-    except UnicodeDecodeError as exc:
-        raise ExportReadError(
-            source.name, None, "the JSON is not UTF-8 text", "re-export it as UTF-8"
-        ) from exc
-    except json.JSONDecodeError as exc:
-        if exc.msg == "Extra data":
-            return None
-        raise ExportReadError(
-            source.name,
-            exc.lineno,
-            f"the JSON is invalid ({exc.msg}, column {exc.colno})",
-            JSON_FIX,
-        ) from exc
-    return _records_of(document, source.name)
+        return isinstance(json.loads(first_line.decode("utf-8-sig")), dict) and more[:1] == b"{"
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return False
 
 
-def _records_of(document: object, name: str) -> list:
-    if isinstance(document, list):
-        return document
-    if isinstance(document, dict):
-        for key in RECORD_LIST_KEYS:
-            if isinstance(document.get(key), list):
-                return document[key]
-        for value in document.values():
-            if isinstance(value, list) and value and all(isinstance(item, dict) for item in value):
-                return value
-        return [document]
-    raise ExportReadError(
-        name, None, f"the JSON is a single {type(document).__name__}, not contact records", JSON_FIX
-    )
+def _document_records(source: ExportSource) -> Iterator[tuple[int, dict]]:
+    with source.open() as binary:
+        text = io.TextIOWrapper(binary, encoding="utf-8-sig", errors="strict")
+        try:
+            yield from _numbered(JsonStream(text, source.name, JSON_FIX).records(), source.name)
+        except UnicodeDecodeError as exc:
+            raise ExportReadError(
+                source.name, None, "the JSON is not UTF-8 text", "re-export it as UTF-8"
+            ) from exc
 
 
-def _numbered(records: list, name: str) -> Iterator[tuple[int, dict]]:
-    for index, record in enumerate(records, start=1):
+def _numbered(records: Iterable[tuple[int, object]], name: str) -> Iterator[tuple[int, dict]]:
+    for index, record in records:
         if not isinstance(record, dict):
             raise ExportReadError(
                 name, None, f"record {index} is a {type(record).__name__}, not an object", JSON_FIX

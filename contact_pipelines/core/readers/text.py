@@ -1,12 +1,16 @@
 """CSV/TXT exports: encoding detection, delimiter sniffing, streamed parsing.
 
-The file is decoded on the fly (transcoded to UTF-8 for pyarrow) and cut into
-blocks of ``chunk_rows`` lines, so a file larger than memory goes through.
-pyarrow parses a block when every line is one record; the ``csv`` module
-takes blocks with quoted multi-line values or ragged rows, because pyarrow
-cannot say which line a record starts on and drops a ragged row's values,
-and both are part of the contract (``source_row`` is the record's first
-physical line; ragged rows are kept with a ``row_defect``).
+The content is taken as UTF-8 bytes (``utf8lines``: passed through for UTF-8,
+transcoded on the fly otherwise) in blocks of ``chunk_rows`` physical lines,
+so a file larger than memory goes through with memory bounded by one block.
+pyarrow parses a block's bytes when every line is one record; the ``csv``
+module takes blocks with quoted multi-line values, ragged rows or bad bytes,
+because pyarrow cannot say which line a record starts on and drops a ragged
+row's values, and both are part of the contract (``source_row`` is the
+record's first physical line; ragged rows are kept with a ``row_defect``).
+Values Excel already wrote in scientific notation are handled by
+``damage.flag_lost_digits``. On a generated 1 GB contacts CSV the reader
+runs at about pyarrow's own ``read_csv`` speed (``benchmarks/bench_ingest.py``).
 """
 
 from __future__ import annotations
@@ -34,10 +38,13 @@ from contact_pipelines.core.readers.base import (
     dedupe_headers,
     trim_trailing_blank_headers,
 )
+from contact_pipelines.core.readers.damage import flag_lost_digits, may_hold_scientific
 from contact_pipelines.core.readers.source import ExportSource, looks_utf16_without_bom
+from contact_pipelines.core.readers.utf8lines import Utf8Lines
 
 SAMPLE_BYTES = 1 << 20  # enough to judge the encoding and the delimiter
 SNIFF_RECORDS = 30
+PARSE_BLOCK_BYTES = 1 << 20  # pyarrow parses a block's slices of this size on its threads
 DELIMITERS = (",", ";", "\t", "|")
 ENCODING_FIX = "set `encoding:` for this source in the pipeline config (e.g. cp1251, utf-16)"
 
@@ -67,12 +74,15 @@ def read_text(source: ExportSource, options: ReadOptions) -> RawExport:
             "re-export the data; the export came out empty",
         )
     headers = dedupe_headers(trim_trailing_blank_headers(raw_headers))
+    cr_newlines = "\r" in sample_text and "\n" not in sample_text  # old Mac line ends
     info = ExportInfo(
         format=source.format_label, headers=headers, encoding=encoding_label, delimiter=delimiter
     )
 
     def chunks() -> Iterator:
-        yield from _read_chunks(source, codec, info, len(raw_headers), options.chunk_rows)
+        yield from _read_chunks(
+            source, codec, cr_newlines, info, len(raw_headers), options.chunk_rows
+        )
 
     return RawExport(info, chunks)
 
@@ -226,18 +236,20 @@ def _header_and_data(sample_text: str, delimiter: str) -> tuple[int | None, list
 # through the ``csv`` module, which may read past the block's end to finish a
 # quoted multi-line record.
 
-# bytes that carry no content: a line of only these is a blank record
-_NO_CONTENT = np.zeros(256, dtype=bool)
-_NO_CONTENT[[ord(c) for c in ' \t\r\n"']] = True
 _QUOTE = ord('"')
 
 
 def _read_chunks(
-    source: ExportSource, codec: str, info: ExportInfo, raw_width: int, chunk_rows: int
+    source: ExportSource,
+    codec: str,
+    cr_newlines: bool,
+    info: ExportInfo,
+    raw_width: int,
+    chunk_rows: int,
 ) -> Iterator[pa.Table]:
     delimiter = info.delimiter or ","
     with source.open() as binary:
-        stream = Utf8Lines(binary, codec, cr_newlines=_has_only_cr_newlines(info))
+        stream = Utf8Lines(binary, codec, cr_newlines)
         try:
             _skip_header(stream.lines(), delimiter)
             while True:
@@ -249,7 +261,7 @@ def _read_chunks(
                 if table is None:
                     table = _parse_block_csv(block, stream, lines_before, info, source.name)
                 if table.num_rows:
-                    yield flag_lost_digits(table, info.headers)
+                    yield table
         except UnicodeDecodeError as exc:
             raise ExportReadError(
                 source.name,
@@ -257,10 +269,6 @@ def _read_chunks(
                 f"the text is not valid {exc.encoding} ({exc.reason})",
                 ENCODING_FIX,
             ) from exc
-
-
-def _has_only_cr_newlines(info: ExportInfo) -> bool:
-    return info.newline == "\r"
 
 
 def _skip_header(lines: Iterator[str], delimiter: str) -> None:
@@ -282,23 +290,37 @@ def _parse_block_fast(
     starts, stops = _line_bounds(data)
     if _any_odd_quotes(data, starts, stops):
         return None
-    # pyarrow skips empty lines itself; lines of only delimiters/spaces it parses
-    is_empty = (stops - starts) - (data[np.maximum(stops - 1, 0)] == 13) * (stops > starts) == 0
-    parsed_lines = np.flatnonzero(~is_empty)
     parsed = _pyarrow_parse(block, info.delimiter or ",", raw_width)
+    parsed_lines = _non_empty_lines(data, starts, stops)  # pyarrow skips empty lines itself
     if parsed is None or parsed.num_rows != len(parsed_lines):
         return None
-    content = ~_NO_CONTENT[data]
-    content[data == ord(info.delimiter or ",")] = False
-    has_content = np.add.reduceat(content, starts, dtype=np.int64) > 0 if len(starts) else content
-    keep = has_content[parsed_lines]
-    if not keep.all():
-        parsed = parsed.filter(pa.array(keep))
-        parsed_lines = parsed_lines[keep]
+    blank = _blank_rows(parsed)  # lines of only delimiters and spaces: no record
+    if blank is not None:
+        parsed = parsed.filter(pc.invert(blank))
+        parsed_lines = parsed_lines[~blank.to_numpy(zero_copy_only=False)]
     if not _only_blank_extras(parsed, info):
         return None
     columns = [parsed.column(i) for i in range(len(info.headers))]
-    return build_raw_table(info.headers, columns, name, parsed_lines + lines_before + 1)
+    table = build_raw_table(
+        info.headers, columns, name, parsed_lines + lines_before + 1, blanks_are_null=True
+    )
+    return flag_lost_digits(table, info.headers) if may_hold_scientific(data) else table
+
+
+def _non_empty_lines(data: np.ndarray, starts: np.ndarray, stops: np.ndarray) -> np.ndarray:
+    lengths = stops - starts
+    ends_with_cr = (lengths > 0) & (data[np.maximum(stops - 1, 0)] == ord("\r"))
+    return np.flatnonzero(lengths - ends_with_cr > 0)
+
+
+def _blank_rows(parsed: pa.Table) -> pa.Array | None:
+    """Rows whose every value is null or whitespace, or None when there is none."""
+    blank = None
+    for column in parsed.columns:
+        empty = pc.fill_null(pc.utf8_is_space(column), True)
+        blank = empty if blank is None else pc.and_(blank, empty)
+    blank = blank.combine_chunks() if isinstance(blank, pa.ChunkedArray) else blank
+    return blank if pc.any(blank).as_py() else None
 
 
 def _line_bounds(data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -377,9 +399,10 @@ def _parse_block_csv(
         defects.append(defect)
     columns = list(zip(*rows, strict=True)) if rows else [[] for _ in info.headers]
     has_defects = any(defect is not None for defect in defects)
-    return build_raw_table(
+    table = build_raw_table(
         info.headers, columns, name, source_rows, defects if has_defects else None
     )
+    return flag_lost_digits(table, info.headers)
 
 
 def _decoded_lines(block: bytes, lines_before: int, name: str) -> list[str]:

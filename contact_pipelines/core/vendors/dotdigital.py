@@ -30,8 +30,11 @@ from contact_pipelines.core.vendors.base import (
     card_rows,
     compact,
     contract_problems,
+    encode_json,
     finish_outcomes,
-    hash_payload,
+    gc_paused,
+    hash_bytes,
+    json_with_contacts,
     lookup_values,
     match_contact,
     new_handle,
@@ -132,6 +135,7 @@ def _identifiers(card: dict) -> dict:
     return compact({"email": card.get("email"), "mobileNumber": mobile})
 
 
+@gc_paused
 def build_payloads(
     cards: pa.Table,
     memberships: pa.Table,
@@ -170,7 +174,8 @@ def build_payloads(
                 "consentRecords": _consent_records(card),
             }
         )
-        hashed = hash_payload(payload)  # before clears: a clear is sent once, then unchanged
+        wire = encode_json(payload)
+        hashed = hash_bytes(wire)  # before clears: a clear is sent once, then unchanged
         cleared = (
             _cleared_fields(previous_fields, key, data_fields)
             if vendor_cfg.clear_missing_fields
@@ -178,6 +183,7 @@ def build_payloads(
         )
         if cleared:
             payload["dataFields"] = {**data_fields, **dict.fromkeys(cleared)}
+            wire = encode_json(payload)
         results.append(
             ContactPayload(
                 key,
@@ -186,6 +192,7 @@ def build_payloads(
                 segments=tuple(groups),
                 data_fields=tuple(sorted(data_fields)),
                 lookup=lookup_values(*identifiers.values()),
+                wire=wire,
             )
         )
     return results
@@ -218,9 +225,11 @@ def send_batch(
     session: VendorSession, payloads: list[ContactPayload], batch_id: str = ""
 ) -> BatchHandle:
     handle = new_handle(batch_id, payloads)
-    body = {"mergeOption": session.cfg.merge_option, "contacts": [p.payload for p in payloads]}
+    body = json_with_contacts(
+        {"mergeOption": session.cfg.merge_option}, [p.wire_bytes() for p in payloads]
+    )
     try:
-        response = session.http.request("PUT", "/contacts/v3/import", json_body=body)
+        response = session.http.request("PUT", "/contacts/v3/import", content=body)
     except VendorRequestError as exc:
         return reject_all(handle, str(exc))
     handle.vendor_ref = (response.json() or {}).get("importId")

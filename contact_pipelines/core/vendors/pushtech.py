@@ -6,6 +6,12 @@ completion webhook. Each batch gets its own webhook URL (``<receiver>/<batch_id>
 so a webhook is tied to its batch. When no webhook arrives in time (or a public
 ``webhook_url`` is configured, whose deliveries this process cannot see), the
 contacts the bulk accepted count as sent, created or updated by ledger state.
+With a public ``webhook_url`` the batch journal also keeps the identifiers the
+webhook will echo, and ``contact_pipelines.webhook_app`` (run by the deployment
+at that URL) feeds the per-contact results into the ledger afterwards.
+
+Request bodies are joined from each contact's ``wire`` bytes (serialized once
+while building), so no contact is JSON-encoded twice on the way out.
 """
 
 from __future__ import annotations
@@ -29,8 +35,12 @@ from contact_pipelines.core.vendors.base import (
     card_rows,
     compact,
     contract_problems,
+    encode_json,
     finish_outcomes,
+    gc_paused,
+    hash_bytes,
     hash_payload,
+    json_with_contacts,
     left_segments,
     lookup_values,
     match_contact,
@@ -168,6 +178,7 @@ def _contact(card: dict, first, last, segments, left, vendor_cfg, custom_names) 
     )
 
 
+@gc_paused
 def build_payloads(
     cards: pa.Table,
     memberships: pa.Table,
@@ -193,12 +204,15 @@ def build_payloads(
                 )
             )
             continue
+        wire = encode_json(contact)
+        # leaving a list is sent once; the hash ignores it so the next run is unchanged
         stable = {**contact, "list_subscriptions": _lists(groups, [], vendor_cfg.lists)}
         results.append(
             ContactPayload(
                 key,
                 contact,
-                payload_hash=hash_payload(compact(stable)),
+                payload_hash=hash_bytes(wire) if not left else hash_payload(compact(stable)),
+                wire=wire,
                 segments=tuple(groups),
                 lookup=lookup_values(
                     contact["user_id"],
@@ -239,15 +253,15 @@ def send_batch(
     session: VendorSession, payloads: list[ContactPayload], batch_id: str = ""
 ) -> BatchHandle:
     handle = new_handle(batch_id, payloads)
-    body = compact(
+    envelope = compact(
         {
-            "contacts": [p.payload for p in payloads],
             "match_contact_user_id": session.cfg.match_contact_user_id,
             "webhook_url": _webhook_url(session, batch_id),
         }
     )
+    body = json_with_contacts(envelope, [p.wire_bytes() for p in payloads])
     try:
-        response = session.http.request("POST", _bulk_path(session), json_body=body)
+        response = session.http.request("POST", _bulk_path(session), content=body)
     except VendorRequestError as exc:
         return reject_all(handle, str(exc))
     handle.vendor_ref = ((response.json() or {}).get("bulk") or {}).get("_id")
@@ -267,7 +281,7 @@ def poll(session: VendorSession, handle: BatchHandle) -> dict[str, ContactOutcom
         f"pushtech bulk {handle.vendor_ref}",
     )
     delivery = _await_webhook(session, handle.batch_id)
-    return finish_outcomes(handle, _webhook_outcomes(handle, delivery) if delivery else {})
+    return finish_outcomes(handle, webhook_outcomes(handle, delivery) if delivery else {})
 
 
 def _await_webhook(session: VendorSession, batch_id: str) -> dict | None:
@@ -276,7 +290,7 @@ def _await_webhook(session: VendorSession, batch_id: str) -> dict | None:
     return session.webhook.wait_for(batch_id, session.poll.webhook_timeout)
 
 
-def _webhook_outcomes(handle: BatchHandle, delivery: dict) -> dict[str, ContactOutcome]:
+def webhook_outcomes(handle: BatchHandle, delivery: dict) -> dict[str, ContactOutcome]:
     found = {}
     for item in delivery.get("valid_contacts") or ():
         key = _echoed(handle, item)

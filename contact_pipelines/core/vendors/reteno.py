@@ -8,6 +8,7 @@ are batched by their group combination (``batch_group``). Results come from
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 
 import httpx
@@ -28,8 +29,11 @@ from contact_pipelines.core.vendors.base import (
     card_rows,
     compact,
     contract_problems,
+    encode_json,
     finish_outcomes,
-    hash_payload,
+    gc_paused,
+    hash_bytes,
+    json_with_contacts,
     left_segments,
     lookup_values,
     match_contact,
@@ -175,6 +179,7 @@ def _reject_reason(contact: dict, dedupe_on: str) -> str | None:
     return None
 
 
+@gc_paused
 def build_payloads(
     cards: pa.Table,
     memberships: pa.Table,
@@ -184,6 +189,7 @@ def build_payloads(
 ) -> list[ContactPayload]:
     """One ContactPayload per card: the Reteno contact object and its group lists."""
     segments = segments_by_contact(memberships)
+    group_bytes = functools.lru_cache(maxsize=4096)(encode_json)  # few distinct group lists
     firsts = truncated_names(cards, "first_name")
     lasts = truncated_names(cards, "last_name")
     results = []
@@ -198,15 +204,17 @@ def build_payloads(
         left = left_segments(previous_segments.get(key), groups)
         payload = compact({"contact": contact, "groupNames": groups, "groupNamesExclude": left})
         channel_values = [channel["value"] for channel in contact["channels"]]
+        wire = encode_json(contact)  # the contacts-list item; groups are request-level
         results.append(
             ContactPayload(
                 key,
                 payload,
                 # leaving a group is sent once; the hash ignores it so the next run is unchanged
-                payload_hash=hash_payload({"contact": contact, "groupNames": groups}),
+                payload_hash=hash_bytes(wire, group_bytes(tuple(groups))),
                 segments=tuple(groups),
                 lookup=lookup_values(contact.get("externalCustomerId"), *channel_values),
                 batch_group=(tuple(groups), tuple(left)),
+                wire=wire,
             )
         )
     return results
@@ -226,10 +234,11 @@ def payload_problems(payload: dict) -> list[str]:
 # --- client ----------------------------------------------------------------
 
 
-def request_body(session: VendorSession, payloads: list[ContactPayload]) -> dict:
+def request_envelope(session: VendorSession, payloads: list[ContactPayload]) -> dict:
+    """The request-level keys around the contacts list (one group combination per batch)."""
     cfg = session.cfg
     first = payloads[0].payload
-    body = {"contacts": [p.payload["contact"] for p in payloads], "dedupeOn": cfg.dedupe_on}
+    body = {"dedupeOn": cfg.dedupe_on}
     if cfg.dedupe_on == "fieldId" and cfg.field_id is not None:
         body["fieldId"] = cfg.field_id
     if cfg.fields:
@@ -248,9 +257,10 @@ def send_batch(
 ) -> BatchHandle:
     handle = new_handle(batch_id, payloads)
     try:
-        response = session.http.request(
-            "POST", "/contacts", json_body=request_body(session, payloads)
+        body = json_with_contacts(
+            request_envelope(session, payloads), [p.wire_bytes() for p in payloads]
         )
+        response = session.http.request("POST", "/contacts", content=body)
     except VendorRequestError as exc:
         return reject_all(handle, str(exc))
     body = response.json() if response.content else {}

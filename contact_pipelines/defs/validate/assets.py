@@ -1,6 +1,16 @@
-import dagster as dg
+"""validated_contacts and rejected_contacts, per landed file, with their checks.
 
-from contact_pipelines.core import stages
+Checks: ``row_accounting`` and ``reject_rate`` from the run's counts, then one
+check per data-quality expectation group of :func:`core.quality.validated_suite`
+(Great Expectations 1.x, run here on the partition just written). All are
+blocking: an ERROR-severity failure stops the downstream syncs for this data;
+a WARN-severity failure is reported and lets them run.
+"""
+
+import dagster as dg
+import pyarrow.parquet as pq
+
+from contact_pipelines.core import quality, stages
 from contact_pipelines.core.landing import partition_key_file_name
 from contact_pipelines.defs.metadata import counts, masked_preview, seconds
 from contact_pipelines.defs.partitions import landed_files
@@ -45,6 +55,15 @@ REJECT_RATE_WARN, REJECT_RATE_ERROR = 0.05, 0.5
             description=f"Share of rejected rows: WARN above {REJECT_RATE_WARN:.0%}, "
             f"ERROR (blocks downstream) above {REJECT_RATE_ERROR:.0%}.",
         ),
+        *(
+            dg.AssetCheckSpec(
+                check.name,
+                asset="validated_contacts",
+                blocking=True,
+                description=f"[{check.severity}] {check.description}",
+            )
+            for check in quality.validated_suite()
+        ),
     ],
     partitions_def=landed_files,
     pool="ingest",
@@ -84,6 +103,39 @@ def validated_and_rejected_contacts(context: dg.AssetExecutionContext, pipeline:
         else f"{raw_rows - accounted} raw rows unaccounted for",
     )
     yield _reject_rate_result(stats)
+    yield from _quality_results(warehouse, key)
+
+
+def _quality_results(warehouse, partition_key: str):
+    """The data-quality suite on the partition just written, one check result per group."""
+    suite = quality.validated_suite()
+    stored = pq.read_schema(
+        warehouse.path(stages.VALIDATED, partition_key), filesystem=warehouse.fs
+    )
+    table = warehouse.read(stages.VALIDATED, partition_key, columns=quality.columns_needed(suite))
+    for outcome in quality.run_suite(table, suite, column_names=stored.names):
+        yield dg.AssetCheckResult(
+            check_name=outcome.check.name,
+            asset_key="validated_contacts",
+            passed=outcome.passed,
+            severity=dg.AssetCheckSeverity[outcome.check.severity],
+            description=outcome.summary,
+            metadata={
+                "failed_expectations": dg.MetadataValue.json(
+                    [_result_json(r) for r in outcome.results if not r.success]
+                ),
+                "expectations": len(outcome.results),
+            },
+        )
+
+
+def _result_json(result: quality.ExpectationResult) -> dict:
+    return {
+        "expectation": result.expectation,
+        "unexpected_count": result.unexpected_count,
+        "unexpected_percent": round(result.unexpected_percent, 4),
+        "examples_masked": result.examples,
+    }
 
 
 def _reject_rate_result(stats: stages.ValidateStats) -> dg.AssetCheckResult:
