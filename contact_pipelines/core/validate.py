@@ -250,8 +250,13 @@ def _reasons_and_messages(
         "row_defect": pc.binary_join_element_wise(
             "the reader flagged the row as ",
             defect,
-            " and it has no usable identifier "
-            "(external id, email, phone, push token); check the delimiter and quoting on this line",
+            " and it has no usable identifier (external id, email, phone, push token); ",
+            pc.if_else(
+                pc.fill_null(pc.match_substring(defect, "lost_digits"), False),
+                "Excel had written a value in scientific notation and its digits are lost: "
+                "re-export with that column formatted as Text",
+                "check the delimiter and quoting on this line",
+            ),
             "",
         ),
         "invalid_email": pc.binary_join_element_wise(

@@ -78,3 +78,12 @@ def test_many_values_mixed_shapes():
     result = normalize_dates(raw, today=TODAY)
     assert result.values.to_pylist().count("1990-01-02") == 6000
     assert result.warnings.to_pylist().count("invalid_birth_date") == 2000
+
+
+def test_a_bare_year_is_not_read_as_an_excel_serial():
+    import pyarrow as pa
+
+    from contact_pipelines.core.normalize.dates import normalize_dates
+
+    result = normalize_dates(pa.array(["1990", "2024", "32874"]), kind="date")
+    assert result.values.to_pylist() == [None, None, "1990-01-01"]

@@ -150,3 +150,14 @@ def test_additional_fields_map_omits_absent_values():
     ]
     assert result.valid.column("consent_marketing").to_pylist() == [True, False, None]
     assert result.warnings == {"invalid_consent_marketing": 1}
+
+
+def test_lost_digits_reject_says_to_reexport_as_text():
+    result = run(
+        [row(Notes="x"), row(Notes="y")],
+        defects=["lost_digits:Телефон", "too_many_columns"],
+    )
+    messages = result.rejected.column("message").to_pylist()
+    assert result.rejected.column("reason").to_pylist() == ["row_defect", "row_defect"]
+    assert "formatted as Text" in messages[0] and "line 2" in messages[0]
+    assert "delimiter and quoting" in messages[1]

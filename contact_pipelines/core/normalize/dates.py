@@ -124,6 +124,12 @@ def _parse_number(values: pa.Array) -> pa.Array:
     is_number = pc.fill_null(pc.match_substring_regex(values, _NUMBER), False)
     numbers = pc.cast(pc.if_else(is_number, values, pa.scalar(None, pa.string())), pa.float64())
     is_serial = pc.and_(pc.greater_equal(numbers, 1), pc.less_equal(numbers, _EXCEL_SERIAL_MAX))
+    # a bare year (1990) is not a date; as a serial it would read as 1905-06-12
+    looks_like_year = pc.and_(
+        pc.equal(pc.floor(numbers), numbers),
+        pc.and_(pc.greater_equal(numbers, 1900), pc.less_equal(numbers, 2100)),
+    )
+    numbers = pc.if_else(looks_like_year, pa.scalar(None, pa.float64()), numbers)
     is_millis = pc.greater_equal(pc.abs(numbers), _MILLISECONDS_FROM)
     serial_seconds = pc.multiply(pc.subtract(numbers, _EXCEL_EPOCH_OFFSET_DAYS), 86_400)
     unix_seconds = pc.if_else(is_millis, pc.divide(numbers, 1000), numbers)
