@@ -76,7 +76,7 @@ def test_sandbox_command_serves_all_three_vendors():
         text=True,
     )
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             try:
                 health = httpx.get(f"http://127.0.0.1:{port}/_sandbox/health", timeout=1)

@@ -32,6 +32,6 @@ def test_serve_prints_where_to_call_it_and_stops_on_ctrl_c() -> None:
         assert httpx.get(f"{admin}/state/reteno").json()["fields"] == {"5": "tier"}
     finally:
         process.send_signal(signal.SIGINT)
-        remaining, _ = process.communicate(timeout=10)
+        remaining, _ = process.communicate(timeout=60)
     assert process.returncode == 0
     assert "stopping" in remaining
