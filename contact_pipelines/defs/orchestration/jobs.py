@@ -1,6 +1,5 @@
 import dagster as dg
 
-
 SHARD_ASSETS = dg.AssetSelection.assets(
     "contact_cards", "segment_memberships", "reteno_sync", "dotdigital_sync", "pushtech_sync"
 )
