@@ -134,8 +134,9 @@ def _current(keys: list[str], warehouse: str) -> list[str]:
     from contact_pipelines.core import stages
     from contact_pipelines.core.warehouse import Warehouse
 
-    validated = set(Warehouse(warehouse).partitions(stages.VALIDATED))
-    return stages.latest_partition_per_file([k for k in keys if k in validated])
+    store = Warehouse(warehouse)
+    usable = set(store.partitions(stages.VALIDATED)) - stages.quarantined_partitions(store)
+    return stages.latest_partition_per_file([k for k in keys if k in usable])
 
 
 def _execute(run, job, stage, partition, instance, selection=None, run_config=None):

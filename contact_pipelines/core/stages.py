@@ -39,6 +39,7 @@ from contact_pipelines.core.warehouse import UNPARTITIONED, Warehouse
 RAW, VALIDATED, REJECTED = "raw_contacts", "validated_contacts", "rejected_contacts"
 IDENTITY, CARDS, MEMBERSHIPS = "identity_graph", "contact_cards", "segment_memberships"
 DELIVERY_LOG = "delivery_log"
+QUARANTINE = "validation_quarantine"  # files whose blocking checks failed with ERROR
 ID_COLUMNS = [
     SOURCE_FILE,
     SOURCE_ROW,
@@ -347,3 +348,24 @@ def _attach_identity(rows: pa.Table, identity: pa.Table) -> pa.Table:
     return taken.append_column("contact_key", joined["contact_key"]).append_column(
         "shard", joined["shard"]
     )
+
+
+def quarantine_partition(
+    warehouse: Warehouse, partition_key: str, failed_checks: list[str]
+) -> None:
+    """Keep a file out of identity, cards and syncs until a corrected version lands."""
+    warehouse.write(
+        QUARANTINE,
+        partition_key,
+        pa.table(
+            {"partition": [partition_key] * len(failed_checks), "failed_check": failed_checks}
+        ),
+    )
+
+
+def release_partition(warehouse: Warehouse, partition_key: str) -> None:
+    warehouse.delete(QUARANTINE, partition_key)
+
+
+def quarantined_partitions(warehouse: Warehouse) -> set[str]:
+    return set(warehouse.partitions(QUARANTINE))

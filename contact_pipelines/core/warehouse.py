@@ -107,3 +107,10 @@ class Warehouse:
     def row_count(self, asset: str, partition: str = UNPARTITIONED) -> int:
         with self.fs.open_input_file(self.path(asset, partition)) as handle:
             return pq.ParquetFile(handle).metadata.num_rows
+
+    def head(self, asset: str, partition: str = UNPARTITIONED, rows: int = 5) -> pa.Table:
+        """The first rows only (for previews), without reading the whole partition."""
+        with self.fs.open_input_file(self.path(asset, partition)) as handle:
+            parquet = pq.ParquetFile(handle)
+            batch = next(parquet.iter_batches(batch_size=rows), None)
+            return pa.Table.from_batches([batch]) if batch else parquet.schema_arrow.empty_table()

@@ -10,7 +10,11 @@ from contact_pipelines.defs.partitions import landed_files
 
 
 def current_validated_partitions(instance: dg.DagsterInstance, warehouse: Warehouse) -> list[str]:
-    """Newest partition per file name that has been validated (a re-landed file supersedes the old)."""
+    """Newest partition per file name that has been validated and passed its blocking checks.
+
+    A re-landed file supersedes the old; a quarantined one (a check failed with ERROR)
+    is left out, so its data reaches no vendor.
+    """
     added_in_order = instance.get_dynamic_partitions(landed_files.name)
-    validated = set(warehouse.partitions(stages.VALIDATED))
-    return stages.latest_partition_per_file([k for k in added_in_order if k in validated])
+    usable = set(warehouse.partitions(stages.VALIDATED)) - stages.quarantined_partitions(warehouse)
+    return stages.latest_partition_per_file([k for k in added_in_order if k in usable])

@@ -182,3 +182,17 @@ def test_run_on_samples_puts_every_person_into_every_vendor(tmp_path, seeded_san
     for vendor in ("reteno", "dotdigital", "pushtech"):
         assert summary_again["vendors"][vendor]["sent"] == 0
         assert summary_again["vendors"][vendor]["unchanged"] == summary["vendors"][vendor]["sent"]
+
+
+def test_file_failing_a_blocking_check_is_quarantined(tmp_path, seeded_sandbox):
+    landing = land_samples(tmp_path / "landing")
+    bad_rows = "".join(f"not-an-email-{i},x\n" for i in range(20))
+    (landing / "bad_batch.csv").write_text("Email,Note\n" + bad_rows + "ok@example.com,y\n")
+    result, summary = run_samples(tmp_path, seeded_sandbox, "--vendors", "dotdigital", landing=landing)
+    assert result.returncode == 1
+    assert "bad_batch.csv" in result.stderr and "reject_rate" in result.stderr
+    # its data is kept for inspection but reaches no vendor and no card
+    assert summary["rows_read"] == 71
+    emails = {c["identifiers"].get("email") for c in seeded_sandbox.contacts("dotdigital")}
+    assert "ok@example.com" not in emails
+    assert list((tmp_path / "warehouse" / "validation_quarantine").glob("bad_batch.csv@*.parquet"))

@@ -2,7 +2,7 @@ import dagster as dg
 
 from contact_pipelines.core import stages
 from contact_pipelines.defs.current import current_validated_partitions
-from contact_pipelines.defs.metadata import counts, seconds
+from contact_pipelines.defs.metadata import counts, masked_preview, seconds
 from contact_pipelines.defs.resources import PipelineResource
 
 
@@ -39,6 +39,10 @@ def identity_graph(
             "generic_identifiers": dg.MetadataValue.json(stats.generic_identifiers[:100]),
             # weak clusters reaching several external ids: kept apart, counted here
             "external_id_conflicts": stats.conflicts,
+            "quarantined_files": dg.MetadataValue.json(
+                sorted(stages.quarantined_partitions(warehouse))
+            ),
             "seconds": seconds(stats.seconds),
+            "preview": masked_preview(warehouse.head(stages.IDENTITY)),
         }
     )

@@ -92,6 +92,21 @@ def validated_and_rejected_contacts(context: dg.AssetExecutionContext, pipeline:
             "rejected_by_reason": counts(stats.rejected_by_reason),
         },
     )
+    results = list(_check_results(stats, raw_rows, warehouse, key))
+    failed = [r.check_name for r in results if _blocks(r)]
+    if failed:  # the data stays in the warehouse for inspection but goes no further
+        stages.quarantine_partition(warehouse, key, failed)
+        context.log.error(f"{key}: checks {failed} failed with ERROR; file quarantined")
+    else:
+        stages.release_partition(warehouse, key)
+    yield from results
+
+
+def _blocks(result: dg.AssetCheckResult) -> bool:
+    return not result.passed and result.severity == dg.AssetCheckSeverity.ERROR
+
+
+def _check_results(stats, raw_rows: int, warehouse, key: str):
     accounted = stats.rows_valid + stats.rows_rejected
     yield dg.AssetCheckResult(
         check_name="row_accounting",
