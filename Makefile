@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 
 # the embedded default instance: an empty dagster.yaml means SQLite storage in DAGSTER_HOME
 $(DAGSTER_HOME)/dagster.yaml:
-	@mkdir -p $(DAGSTER_HOME) && touch $@
+	@mkdir -p $(DAGSTER_HOME) && printf 'telemetry:\n  enabled: false\n' > $@
 
 demo: venv $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/contact-pipelines demo

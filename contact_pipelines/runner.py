@@ -139,7 +139,16 @@ def _current(keys: list[str], warehouse: str) -> list[str]:
     return stages.latest_partition_per_file([k for k in keys if k in usable])
 
 
+def _console_log_level() -> str:
+    # the runs' full logs are in the instance (and the UI); the terminal gets warnings
+    return os.environ.get("CONTACT_PIPELINES_LOG_LEVEL", "WARNING").upper()
+
+
 def _execute(run, job, stage, partition, instance, selection=None, run_config=None):
+    run_config = {
+        **(run_config or {}),
+        "loggers": {"console": {"config": {"log_level": _console_log_level()}}},
+    }
     result = job.execute_in_process(
         instance=instance,
         partition_key=None if partition == "all" else partition,
