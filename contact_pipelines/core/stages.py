@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -117,13 +118,13 @@ def ingest_file(
             pa.field("row_defect", pa.string()),
         ]
     )
-    with warehouse.writer(RAW, partition_key, schema) as writer:
+    with warehouse.writer(RAW, partition_key, schema) as writer, _BackgroundWriter(writer) as out:
         for chunk in export.chunks():
             chunk = chunk.select(schema.names).cast(schema)
-            writer.write_table(chunk)
+            out.write(chunk)
             rows += chunk.num_rows
             chunks += 1
-            defects.update(v for v in chunk.column("row_defect").to_pylist() if v)
+            defects.update(_value_counts(chunk.column("row_defect")))
             if preview is None:
                 preview = chunk.slice(0, 5)
     mapping = resolve_columns(info.headers, source)
@@ -138,6 +139,46 @@ def ingest_file(
         row_defects=dict(defects),
         seconds=time.perf_counter() - started,
         preview=preview,
+    )
+
+
+class _BackgroundWriter:
+    """Write each chunk on a second thread while the next one is read.
+
+    Parquet encoding and the CSV parse both release the GIL, so the two overlap;
+    at most one chunk waits, which keeps memory bounded.
+    """
+
+    def __init__(self, writer):
+        self._writer = writer
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parquet-writer")
+        self._pending = None
+
+    def write(self, table: pa.Table) -> None:
+        self._wait()
+        self._pending = self._pool.submit(self._writer.write_table, table)
+
+    def _wait(self) -> None:
+        if self._pending is not None:
+            self._pending.result()  # re-raises a write error here, in the caller
+            self._pending = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        try:
+            if exc_info[0] is None:
+                self._wait()
+        finally:
+            self._pool.shutdown(wait=True)
+
+
+def _value_counts(column: pa.ChunkedArray) -> dict[str, int]:
+    """Counts of the non-null values, computed in Arrow (no Python loop over rows)."""
+    counted = pc.value_counts(column.drop_null())
+    return dict(
+        zip(counted.field("values").to_pylist(), counted.field("counts").to_pylist(), strict=True)
     )
 
 

@@ -63,7 +63,8 @@ class Warehouse:
         tmp_path = f"{final_path}.{uuid.uuid4().hex}.tmp"
         self.fs.create_dir(f"{self.root}/{asset}", recursive=True)
         sink = self.fs.open_output_stream(tmp_path)
-        writer = pq.ParquetWriter(sink, schema, compression="zstd")
+        # mostly-unique strings: dictionary pages cost time and space; zstd alone does better
+        writer = pq.ParquetWriter(sink, schema, compression="zstd", use_dictionary=False)
         try:
             yield writer
             writer.close()
