@@ -188,7 +188,9 @@ def test_file_failing_a_blocking_check_is_quarantined(tmp_path, seeded_sandbox):
     landing = land_samples(tmp_path / "landing")
     bad_rows = "".join(f"not-an-email-{i},x\n" for i in range(20))
     (landing / "bad_batch.csv").write_text("Email,Note\n" + bad_rows + "ok@example.com,y\n")
-    result, summary = run_samples(tmp_path, seeded_sandbox, "--vendors", "dotdigital", landing=landing)
+    result, summary = run_samples(
+        tmp_path, seeded_sandbox, "--vendors", "dotdigital", landing=landing
+    )
     assert result.returncode == 1
     assert "bad_batch.csv" in result.stderr and "reject_rate" in result.stderr
     # its data is kept for inspection but reaches no vendor and no card
