@@ -226,7 +226,8 @@ def resolve_base(
         VALIDATED, validated_partitions, columns=ID_COLUMNS, schema=VALIDATED_SCHEMA
     )
     result = resolve_identities(id_rows, config.shards, config.identity)
-    table = result.table.cast(IDENTITY_SCHEMA)
+    # sorted by shard, so each shard's read skips the other shards' row groups
+    table = result.table.cast(IDENTITY_SCHEMA).sort_by("shard")
     warehouse.write(IDENTITY, UNPARTITIONED, table)
     return IdentityStats(
         rows=table.num_rows,
@@ -243,8 +244,9 @@ def build_shard_cards(
 ) -> ShardStats:
     """Merge the rows of one shard's people into one contact card each."""
     started = time.perf_counter()
-    identity = warehouse.read(IDENTITY, UNPARTITIONED)
-    shard_ids = identity.filter(pc.equal(identity["shard"], shard))
+    shard_ids = warehouse.read_many(
+        IDENTITY, [UNPARTITIONED], schema=IDENTITY_SCHEMA, filter=pc.field("shard") == shard
+    )
     rows = _shard_rows(shard_ids, validated_partitions, warehouse)
     cards = build_cards(rows).cast(CARD_SCHEMA) if rows.num_rows else CARD_SCHEMA.empty_table()
     warehouse.write(CARDS, str(shard), cards)
