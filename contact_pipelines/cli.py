@@ -16,7 +16,6 @@ SAMPLES_DIR = Path("data/samples")
 DEMO_LANDING = Path("data/landing")
 DEMO_WAREHOUSE = Path("data/warehouse")
 DEMO_CONFIG = Path("data/config/pipeline.yaml")
-EXPORT_SUFFIXES = (".csv", ".txt", ".tsv", ".xls", ".xlsx", ".json", ".jsonl", ".gz", ".zip")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -166,11 +165,10 @@ def _demo(args) -> int:
 
 
 def _fresh_landing(samples: Path, landing: Path) -> None:
+    from contact_pipelines.core.landing import copy_exports
+
     shutil.rmtree(landing, ignore_errors=True)
-    landing.mkdir(parents=True)
-    for sample in sorted(samples.iterdir()):
-        if sample.is_file() and sample.name.lower().endswith(EXPORT_SUFFIXES):
-            shutil.copy2(sample, landing / sample.name)
+    copy_exports(samples, landing)
 
 
 def seed_sandbox_fields(sandbox, config) -> None:

@@ -134,9 +134,7 @@ def _current(keys: list[str], warehouse: str) -> list[str]:
     from contact_pipelines.core import stages
     from contact_pipelines.core.warehouse import Warehouse
 
-    store = Warehouse(warehouse)
-    usable = set(store.partitions(stages.VALIDATED)) - stages.quarantined_partitions(store)
-    return stages.latest_partition_per_file([k for k in keys if k in usable])
+    return stages.current_file_partitions(keys, Warehouse(warehouse))
 
 
 def _console_log_level() -> str:

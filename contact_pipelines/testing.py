@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-from contact_pipelines.cli import EXPORT_SUFFIXES
+from contact_pipelines.core.landing import copy_exports
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLES = REPO / "data" / "samples"
@@ -18,11 +17,7 @@ _OWN_PREFIXES = ("RETENO_", "DOTDIGITAL_", "PUSHTECH_", "CONTACT_PIPELINES_", "D
 
 def land_samples(landing: Path, samples: Path = SAMPLES) -> Path:
     """Copy the bundled export files (not their README) into a landing folder."""
-    landing.mkdir(parents=True, exist_ok=True)
-    for sample in samples.iterdir():
-        if sample.name.lower().endswith(EXPORT_SUFFIXES):
-            shutil.copy2(sample, landing / sample.name)
-    return landing
+    return copy_exports(samples, landing)
 
 
 def clean_env(extra: dict[str, str]) -> dict[str, str]:

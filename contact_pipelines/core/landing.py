@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -130,3 +131,16 @@ class _HashCache:
         temporary = self.path.with_suffix(self.path.suffix + ".writing")
         temporary.write_text(json.dumps(self.entries), encoding="utf-8")
         temporary.replace(self.path)  # atomic: a concurrent scan never reads half a cache
+
+
+# what `contact-pipelines demo` and the tests copy from a samples folder into a landing folder
+EXPORT_SUFFIXES = (".csv", ".txt", ".tsv", ".xls", ".xlsx", ".json", ".jsonl", ".gz", ".zip")
+
+
+def copy_exports(source_dir: Path, landing_dir: Path) -> Path:
+    """Copy the export files of a folder (not its README or scripts) into a landing folder."""
+    landing_dir.mkdir(parents=True, exist_ok=True)
+    for candidate in sorted(source_dir.iterdir()):
+        if candidate.is_file() and candidate.name.lower().endswith(EXPORT_SUFFIXES):
+            shutil.copy2(candidate, landing_dir / candidate.name)
+    return landing_dir

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -124,7 +125,7 @@ def ingest_file(
             out.write(chunk)
             rows += chunk.num_rows
             chunks += 1
-            defects.update(_value_counts(chunk.column("row_defect")))
+            defects.update(value_counts(chunk.column("row_defect")))
             if preview is None:
                 preview = chunk.slice(0, 5)
     mapping = resolve_columns(info.headers, source)
@@ -174,7 +175,7 @@ class _BackgroundWriter:
             self._pool.shutdown(wait=True)
 
 
-def _value_counts(column: pa.ChunkedArray) -> dict[str, int]:
+def value_counts(column: pa.ChunkedArray | pa.Array) -> dict[str, int]:
     """Counts of the non-null values, computed in Arrow (no Python loop over rows)."""
     counted = pc.value_counts(column.drop_null())
     return dict(
@@ -202,7 +203,7 @@ def validate_file(
             rejected_writer.write_table(result.rejected.cast(REJECTED_SCHEMA))
             rows_in += batch.num_rows
             rows_valid += result.valid.num_rows
-            reasons.update(result.rejected.column("reason").to_pylist())
+            reasons.update(value_counts(result.rejected.column("reason")))
             warnings.update(result.warnings)
             if preview is None and result.valid.num_rows:
                 preview = result.valid.slice(0, 5)
@@ -267,7 +268,7 @@ def build_shard_segments(
     memberships = compute_memberships(cards, list(config.segments), today or date.today())
     memberships = memberships.cast(MEMBERSHIP_SCHEMA)
     warehouse.write(MEMBERSHIPS, str(shard), memberships)
-    per_segment = Counter(memberships["segment"].to_pylist())
+    per_segment = value_counts(memberships["segment"])
     return ShardStats(
         rows=memberships.num_rows,
         seconds=time.perf_counter() - started,
@@ -340,6 +341,16 @@ def locate_landed_file(landing_dir: Path, partition_key: str, cache_path: Path |
     )
 
 
+def current_file_partitions(keys_in_order: list[str], warehouse: Warehouse) -> list[str]:
+    """The base today: per file name, the newest validated partition not quarantined.
+
+    A re-landed file supersedes the old; a quarantined version (a blocking check failed
+    with ERROR) is skipped, so the previous good version of that file, if any, is used.
+    """
+    usable = set(warehouse.partitions(VALIDATED)) - quarantined_partitions(warehouse)
+    return latest_partition_per_file([k for k in keys_in_order if k in usable])
+
+
 def latest_partition_per_file(partition_keys: list[str]) -> list[str]:
     """Of partition keys in the order they were added, the newest per file name."""
     from contact_pipelines.core.landing import partition_key_file_name
@@ -383,7 +394,7 @@ def _attach_identity(rows: pa.Table, identity: pa.Table) -> pa.Table:
     row index and take the full rows by that index.
     """
     keys = rows.select([SOURCE_FILE, SOURCE_ROW]).append_column(
-        "__row", pa.array(range(rows.num_rows), pa.int64())
+        "__row", pa.array(np.arange(rows.num_rows, dtype=np.int64))
     )
     joined = keys.join(identity, keys=[SOURCE_FILE, SOURCE_ROW], join_type="inner")
     joined = joined.sort_by("__row")

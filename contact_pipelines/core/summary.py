@@ -7,15 +7,20 @@ Shape (a contract scripts rely on): {"rows_read", "rows_valid", "rows_rejected",
 
 from __future__ import annotations
 
-from collections import Counter
-
 import pyarrow.compute as pc
 
 from contact_pipelines.core.fields import DELIVERY_LOG_SCHEMA, MEMBERSHIP_SCHEMA, REJECTED_SCHEMA
+from contact_pipelines.core.stages import (
+    CARDS,
+    DELIVERY_LOG,
+    MEMBERSHIPS,
+    RAW,
+    REJECTED,
+    VALIDATED,
+    value_counts,
+)
 from contact_pipelines.core.warehouse import Warehouse
 
-RAW, VALIDATED, REJECTED = "raw_contacts", "validated_contacts", "rejected_contacts"
-CARDS, MEMBERSHIPS, DELIVERY_LOG = "contact_cards", "segment_memberships", "delivery_log"
 OUTCOME_KEYS = ("created", "updated", "unchanged", "rejected")
 
 
@@ -32,7 +37,7 @@ def build_summary(
         "rows_read": sum(warehouse.row_count(RAW, p) for p in file_partitions),
         "rows_valid": sum(warehouse.row_count(VALIDATED, p) for p in file_partitions),
         "rows_rejected": rejected.num_rows,
-        "rejected_by_reason": dict(sorted(Counter(rejected["reason"].to_pylist()).items())),
+        "rejected_by_reason": dict(sorted(value_counts(rejected["reason"]).items())),
         "contacts": sum(warehouse.row_count(CARDS, p) for p in warehouse.partitions(CARDS)),
         "segments": _segment_counts(warehouse),
         "vendors": {v: _vendor_counts(warehouse, v, sync_run_ids) for v in vendors},
@@ -46,7 +51,7 @@ def _segment_counts(warehouse: Warehouse) -> dict[str, int]:
         columns=["segment"],
         schema=MEMBERSHIP_SCHEMA,
     )
-    return dict(sorted(Counter(memberships["segment"].to_pylist()).items()))
+    return dict(sorted(value_counts(memberships["segment"]).items()))
 
 
 def _vendor_counts(warehouse: Warehouse, vendor: str, run_ids: list[str]) -> dict[str, int]:
@@ -59,7 +64,7 @@ def _vendor_counts(warehouse: Warehouse, vendor: str, run_ids: list[str]) -> dic
     log = warehouse.read_many(
         DELIVERY_LOG, partitions, columns=["outcome", "batch_id"], schema=DELIVERY_LOG_SCHEMA
     )
-    outcomes = Counter(log["outcome"].to_pylist())
+    outcomes = value_counts(log["outcome"])
     # sent: contacts that went out in a batch this run (a card the vendor cannot take
     # is rejected before sending and has no batch)
     sent = log.num_rows - pc.sum(pc.is_null(log["batch_id"])).as_py() if log.num_rows else 0

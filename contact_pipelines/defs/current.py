@@ -16,5 +16,4 @@ def current_validated_partitions(instance: dg.DagsterInstance, warehouse: Wareho
     is left out, so its data reaches no vendor.
     """
     added_in_order = instance.get_dynamic_partitions(landed_files.name)
-    usable = set(warehouse.partitions(stages.VALIDATED)) - stages.quarantined_partitions(warehouse)
-    return stages.latest_partition_per_file([k for k in added_in_order if k in usable])
+    return stages.current_file_partitions(added_in_order, warehouse)
