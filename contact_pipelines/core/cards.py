@@ -52,7 +52,7 @@ from contact_pipelines.core.fields import (
     SOURCE_ROW,
     VALIDATED_SCHEMA,
 )
-from contact_pipelines.core.identity import hex_digits, sorted_codes, stable_hash64
+from contact_pipelines.core.identity import hex_digits, key_codes, sorted_codes, stable_hash64
 
 # Fields whose card value is the best-ranked non-empty row value.
 SURVIVING_FIELDS = ("external_id", "email", "phone", *PROFILE_FIELDS, *CONSENT_FIELDS, "updated_at")
@@ -69,7 +69,7 @@ def build_cards(rows: pa.Table) -> pa.Table:
     _require_columns(rows)
     if rows.num_rows == 0:
         return CARD_SCHEMA.empty_table()
-    group, keys = sorted_codes(rows["contact_key"])
+    group, keys = key_codes(rows["contact_key"])
     merge = _Merge(rows, group, _rank_order(rows, group), len(keys))
 
     first_rows = pa.array(merge.order[merge.group_starts])

@@ -54,6 +54,7 @@ identifiers that occur more than once. No Python code runs per row or person.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -105,9 +106,8 @@ def resolve_identities(id_rows: pa.Table, shards: int, config: IdentityConfig) -
         raise ValueError(f"shards must be at least 1, got {shards}: fix `shards` in the config")
     _require_columns(id_rows)
     ignored_values = _ignore_set(config.ignore_identifiers)
-    external = _encode_external_ids(id_rows["external_id"], ignored_values)
+    external, weak = _encode_identifiers(id_rows, ignored_values)
     ext_codes = external.codes
-    weak = _encode_weak_identifiers(id_rows, ignored_values)
 
     people_per_identifier = _count_candidate_people(ext_codes, weak)
     generic = (people_per_identifier > config.max_people_per_identifier) & ~weak.ignored
@@ -188,6 +188,40 @@ def sorted_codes(values: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, pa.Arr
     return rank[indices], encoded.dictionary.take(pa.array(order))
 
 
+_HEX_NIBBLE = np.full(256, 255, dtype=np.uint8)
+_HEX_NIBBLE[np.frombuffer(b"0123456789abcdef", np.uint8)] = np.arange(16, dtype=np.uint8)
+
+
+def key_codes(keys: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
+    """``sorted_codes`` for contact keys: parsed to integers, so no string is sorted.
+
+    16 lower-case hex digits sort as text exactly as their numbers do, so the codes
+    and the order of the distinct keys are the same as ``sorted_codes`` gives; any
+    other key (a test's "k1") falls back to it."""
+    numbers = _hex_key_numbers(keys)
+    if numbers is None:
+        return sorted_codes(keys)
+    distinct, codes = np.unique(numbers, return_inverse=True)
+    return codes.astype(np.int64), hex_digits(distinct)
+
+
+def _hex_key_numbers(keys: pa.Array | pa.ChunkedArray) -> np.ndarray | None:
+    if isinstance(keys, pa.ChunkedArray):
+        keys = keys.combine_chunks()
+    keys = keys.cast(pa.large_string())
+    if keys.null_count:
+        return None
+    offsets = np.frombuffer(keys.buffers()[1], np.int64)[keys.offset : keys.offset + len(keys) + 1]
+    if len(keys) == 0 or not np.all(np.diff(offsets) == KEY_HEX_DIGITS):
+        return None
+    data = np.frombuffer(keys.buffers()[2], np.uint8)[offsets[0] : offsets[-1]]
+    nibbles = _HEX_NIBBLE[data].reshape(len(keys), KEY_HEX_DIGITS)
+    if (nibbles == 255).any():
+        return None
+    packed = (nibbles[:, 0::2] << 4) | nibbles[:, 1::2]  # 8 bytes per key, big-endian
+    return np.ascontiguousarray(packed).view(">u8").ravel().astype(np.uint64)
+
+
 def hash_ordered_codes(
     values: pa.Array, usable: np.ndarray, kind: str
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -211,28 +245,45 @@ def hash_ordered_codes(
     return codes, sorted_hashes[is_new], usable_rows[order[is_new]]
 
 
-def _encode_external_ids(column, ignored_values: pa.Array) -> _ExternalIds:
-    values = _as_strings(column)
-    # an ignored external id is treated as absent
-    codes, hashes, _ = hash_ordered_codes(values, _usable_mask(values, ignored_values), "x")
-    return _ExternalIds(codes, hashes)
+def _encode_identifiers(
+    id_rows: pa.Table, ignored_values: pa.Array
+) -> tuple[_ExternalIds, _WeakIdentifiers]:
+    """External ids and each weak kind encoded at once, on two threads.
+
+    The four encodings are independent and spend their time in numpy and Arrow
+    kernels, which release the GIL: two threads use both cores of the machine."""
+    external = _as_strings(id_rows["external_id"])
+    jobs = {"x": (external, _usable_mask(external, ignored_values))}  # ignored: absent
+    for kind in _KIND_ORDER:
+        # columns of one kind share one id space, so a token in either column links
+        stacked = pa.concat_arrays([_as_strings(id_rows[name]) for name in _columns_of(kind)])
+        jobs[kind] = (stacked, _usable_mask(stacked))
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = {kind: pool.submit(hash_ordered_codes, *job, kind) for kind, job in jobs.items()}
+        encoded = {kind: future.result() for kind, future in futures.items()}
+    codes, hashes, _ = encoded.pop("x")
+    return _ExternalIds(codes, hashes), _weak_identifiers(
+        id_rows.num_rows, jobs, encoded, ignored_values
+    )
 
 
-def _encode_weak_identifiers(id_rows: pa.Table, ignored_values: pa.Array) -> _WeakIdentifiers:
+def _columns_of(kind: str) -> list[str]:
+    return [name for name, column_kind in WEAK_COLUMNS.items() if column_kind == kind]
+
+
+def _weak_identifiers(
+    row_count: int, jobs: dict, encoded: dict, ignored_values: pa.Array
+) -> _WeakIdentifiers:
+    """One id space over the weak kinds, in _KIND_ORDER then hash order."""
     codes: dict[str, np.ndarray] = {}
     values, kinds, hashes = [], [], []
     offset = 0
     for kind in _KIND_ORDER:
-        columns = [name for name, column_kind in WEAK_COLUMNS.items() if column_kind == kind]
-        # Columns of one kind share one id space, so a token in either column links.
-        stacked = pa.concat_arrays([_as_strings(id_rows[name]) for name in columns])
-        kind_codes, kind_hashes, rows = hash_ordered_codes(stacked, _usable_mask(stacked), kind)
+        kind_codes, kind_hashes, rows = encoded[kind]
         kind_codes = np.where(kind_codes >= 0, kind_codes + offset, -1)
-        for position, name in enumerate(columns):
-            codes[name] = kind_codes[
-                position * id_rows.num_rows : (position + 1) * id_rows.num_rows
-            ]
-        values.append(stacked.take(pa.array(rows)))
+        for position, name in enumerate(_columns_of(kind)):
+            codes[name] = kind_codes[position * row_count : (position + 1) * row_count]
+        values.append(jobs[kind][0].take(pa.array(rows)))
         kinds.append(np.full(len(kind_hashes), kind))
         hashes.append(kind_hashes)
         offset += len(kind_hashes)

@@ -7,6 +7,7 @@ back only the columns they need and stream big tables chunk by chunk.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -41,6 +42,13 @@ from contact_pipelines.core.warehouse import UNPARTITIONED, Warehouse
 RAW, VALIDATED, REJECTED = "raw_contacts", "validated_contacts", "rejected_contacts"
 IDENTITY, CARDS, MEMBERSHIPS = "identity_graph", "contact_cards", "segment_memberships"
 DELIVERY_LOG = "delivery_log"
+# validated rows with contact_key and shard, one partition per shard: written with
+# identity_graph so each contact_cards run reads its own rows, not the whole base
+SHARD_ROWS = "shard_rows"
+SHARD_ROWS_SCHEMA = pa.schema(
+    [*VALIDATED_SCHEMA, IDENTITY_SCHEMA.field("contact_key"), IDENTITY_SCHEMA.field("shard")]
+)
+_SHARD_ROW_GROUP = 131_072  # rows buffered per shard before a row group is written
 QUARANTINE = "validation_quarantine"  # files whose blocking checks failed with ERROR
 ID_COLUMNS = [
     SOURCE_FILE,
@@ -155,9 +163,10 @@ class _BackgroundWriter:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parquet-writer")
         self._pending = None
 
-    def write(self, table: pa.Table) -> None:
+    def write(self, table: pa.Table, writer=None) -> None:
+        """Queue ``table`` for ``writer`` (the default one when None)."""
         self._wait()
-        self._pending = self._pool.submit(self._writer.write_table, table)
+        self._pending = self._pool.submit((writer or self._writer).write_table, table)
 
     def _wait(self) -> None:
         if self._pending is not None:
@@ -227,9 +236,10 @@ def resolve_base(
         VALIDATED, validated_partitions, columns=ID_COLUMNS, schema=VALIDATED_SCHEMA
     )
     result = resolve_identities(id_rows, config.shards, config.identity)
-    # sorted by shard, so each shard's read skips the other shards' row groups
-    table = result.table.cast(IDENTITY_SCHEMA).sort_by("shard")
+    del id_rows
+    table = result.table.cast(IDENTITY_SCHEMA)
     warehouse.write(IDENTITY, UNPARTITIONED, table)
+    route_rows_to_shards(table, validated_partitions, config.shards, warehouse)
     return IdentityStats(
         rows=table.num_rows,
         contacts=result.contacts,
@@ -245,10 +255,13 @@ def build_shard_cards(
 ) -> ShardStats:
     """Merge the rows of one shard's people into one contact card each."""
     started = time.perf_counter()
-    shard_ids = warehouse.read_many(
-        IDENTITY, [UNPARTITIONED], schema=IDENTITY_SCHEMA, filter=pc.field("shard") == shard
-    )
-    rows = _shard_rows(shard_ids, validated_partitions, warehouse)
+    if warehouse.exists(SHARD_ROWS, str(shard)):
+        rows = warehouse.read_many(SHARD_ROWS, [str(shard)], schema=SHARD_ROWS_SCHEMA)
+    else:  # a warehouse whose identity_graph predates shard_rows
+        shard_ids = warehouse.read_many(
+            IDENTITY, [UNPARTITIONED], schema=IDENTITY_SCHEMA, filter=pc.field("shard") == shard
+        )
+        rows = _shard_rows(shard_ids, validated_partitions, warehouse)
     cards = build_cards(rows).cast(CARD_SCHEMA) if rows.num_rows else CARD_SCHEMA.empty_table()
     warehouse.write(CARDS, str(shard), cards)
     return ShardStats(
@@ -361,11 +374,87 @@ def latest_partition_per_file(partition_keys: list[str]) -> list[str]:
     return list(latest.values())
 
 
-def _shard_rows(shard_ids: pa.Table, validated_partitions: list[str], warehouse: Warehouse):
-    """The shard's validated rows with their identity, read one file partition at a time.
+def route_rows_to_shards(
+    identity: pa.Table, validated_partitions: list[str], shards: int, warehouse: Warehouse
+) -> None:
+    """Write every validated row, with its contact_key and shard, to its shard's partition.
 
-    Every file has rows in every shard, so each partition is read with a row filter
-    (only this shard's source_row values) to keep memory bounded by the shard.
+    One streaming pass over the base (a batch at a time, rows buffered per shard up
+    to a row group), so each contact_cards run later reads only its own rows:
+    reading cost stays linear in the base whatever the number of shards. Parquet
+    encoding runs on a second thread while the next batch is read.
+    """
+    from contact_pipelines.core.landing import partition_key_file_name
+
+    with contextlib.ExitStack() as stack:
+        writers = [
+            stack.enter_context(
+                warehouse.writer(SHARD_ROWS, str(shard), SHARD_ROWS_SCHEMA, compression="lz4")
+            )
+            for shard in range(shards)
+        ]
+        pending = _ShardBuffers(writers, stack.enter_context(_BackgroundWriter(None)))
+        for partition in validated_partitions:
+            file_ids = identity.filter(
+                pc.equal(identity[SOURCE_FILE], partition_key_file_name(partition))
+            ).combine_chunks()  # one chunk: a take across many chunks is far slower
+            position_of_row = _position_by_source_row(file_ids[SOURCE_ROW])
+            for batch in warehouse.iter_batches(VALIDATED, partition, VALIDATED_SCHEMA):
+                rows, positions = _rows_in_identity(batch, position_of_row)
+                pending.add(_with_identity(rows, file_ids, positions))
+        pending.flush()
+    for stale in warehouse.partitions(SHARD_ROWS):
+        if not stale.isdigit() or int(stale) >= shards:  # left by a config with more shards
+            warehouse.delete(SHARD_ROWS, stale)
+
+
+class _ShardBuffers:
+    """Rows per shard, written as a row group once enough have gathered."""
+
+    def __init__(self, writers: list, background: _BackgroundWriter):
+        self.writers, self.background = writers, background
+        self.tables: list[list[pa.Table]] = [[] for _ in writers]
+        self.sizes = [0] * len(writers)
+
+    def add(self, rows: pa.Table) -> None:
+        shard_of_row = rows["shard"].to_numpy()
+        for shard in np.unique(shard_of_row):
+            # a filter per shard: measured 4x faster than one take that groups the rows
+            part = rows.filter(pa.array(shard_of_row == shard))
+            self.tables[shard].append(part)
+            self.sizes[shard] += part.num_rows
+            if self.sizes[shard] >= _SHARD_ROW_GROUP:
+                self._write(shard)
+
+    def flush(self) -> None:
+        for shard in range(len(self.writers)):
+            if self.sizes[shard]:
+                self._write(shard)
+
+    def _write(self, shard: int) -> None:
+        table = pa.concat_tables(self.tables[shard]).cast(SHARD_ROWS_SCHEMA)
+        self.background.write(table, self.writers[shard])
+        self.tables[shard], self.sizes[shard] = [], 0
+
+
+def _rows_in_identity(batch: pa.RecordBatch, position_of_row: np.ndarray):
+    """The batch's rows that identity placed, and each one's position in the identity rows."""
+    batch_rows = batch[SOURCE_ROW].to_numpy(zero_copy_only=False)
+    in_range = batch_rows < len(position_of_row)
+    positions = np.full(len(batch_rows), -1, dtype=np.int64)
+    positions[in_range] = position_of_row[batch_rows[in_range]]
+    kept = positions >= 0
+    rows = pa.Table.from_batches([batch])
+    return (rows, positions) if kept.all() else (rows.filter(pa.array(kept)), positions[kept])
+
+
+def _shard_rows(shard_ids: pa.Table, validated_partitions: list[str], warehouse: Warehouse):
+    """The shard's validated rows with contact_key and shard joined on.
+
+    Every file has rows in every shard, so each partition is streamed a batch at a
+    time and only this shard's rows are kept: memory stays bounded by the shard.
+    A row is found by its source_row in an array indexed by row number, not by a
+    hash join (source_row is unique within a file).
     """
     from contact_pipelines.core.landing import partition_key_file_name
 
@@ -374,33 +463,31 @@ def _shard_rows(shard_ids: pa.Table, validated_partitions: list[str], warehouse:
         file_ids = shard_ids.filter(
             pc.equal(shard_ids[SOURCE_FILE], partition_key_file_name(partition))
         )
-        if file_ids.num_rows:
-            rows = warehouse.read_many(
-                VALIDATED,
-                [partition],
-                schema=VALIDATED_SCHEMA,
-                filter=pc.field(SOURCE_ROW).isin(file_ids[SOURCE_ROW]),
-            )
-            parts.append(_attach_identity(rows, file_ids))
+        if not file_ids.num_rows:
+            continue
+        position_of_row = _position_by_source_row(file_ids[SOURCE_ROW])
+        for batch in warehouse.iter_batches(VALIDATED, partition, VALIDATED_SCHEMA):
+            rows, positions = _rows_in_identity(batch, position_of_row)
+            if rows.num_rows:
+                parts.append(_with_identity(rows, file_ids, positions))
     if not parts:
-        return _attach_identity(VALIDATED_SCHEMA.empty_table(), IDENTITY_SCHEMA.empty_table())
+        empty = VALIDATED_SCHEMA.empty_table()
+        return _with_identity(empty, IDENTITY_SCHEMA.empty_table(), np.empty(0, np.int64))
     return pa.concat_tables(parts)
 
 
-def _attach_identity(rows: pa.Table, identity: pa.Table) -> pa.Table:
-    """Rows of the shard with contact_key and shard joined on (source_file, source_row).
+def _position_by_source_row(source_rows: pa.ChunkedArray) -> np.ndarray:
+    """Array indexed by source_row: that row's position in the identity rows, else -1."""
+    rows = source_rows.to_numpy()
+    position = np.full(int(rows.max(initial=-1)) + 1, -1, dtype=np.int64)
+    position[rows] = np.arange(len(rows), dtype=np.int64)
+    return position
 
-    Arrow's hash join cannot carry list or map columns, so join only the keys with a
-    row index and take the full rows by that index.
-    """
-    keys = rows.select([SOURCE_FILE, SOURCE_ROW]).append_column(
-        "__row", pa.array(np.arange(rows.num_rows, dtype=np.int64))
-    )
-    joined = keys.join(identity, keys=[SOURCE_FILE, SOURCE_ROW], join_type="inner")
-    joined = joined.sort_by("__row")
-    taken = rows.take(joined["__row"])
-    return taken.append_column("contact_key", joined["contact_key"]).append_column(
-        "shard", joined["shard"]
+
+def _with_identity(rows: pa.Table, file_ids: pa.Table, positions: np.ndarray) -> pa.Table:
+    taken = pa.array(positions, pa.int64())
+    return rows.append_column("contact_key", file_ids["contact_key"].take(taken)).append_column(
+        "shard", file_ids["shard"].take(taken)
     )
 
 

@@ -1,5 +1,9 @@
 """Dotdigital, as vendors.md describes it: v3 contact imports (PUT, 202, report polled
-until Finished) and v2 data fields.
+until Finished) and v2 data fields; plus, outside vendors.md, the v2 bulk list removal
+``POST /v2/address-books/{addressBookId}/contacts/delete`` ("delete multiple contacts
+from an address book": a JSON array of contact ids; membership only, the contacts stay;
+204). An address book is known once an import has put a contact in it (imports accept
+any list id); removing from an unknown one is 404 ``addressBookNotFound``.
 
 Errors answer ``{"errorCode", "description", "details"?}``. A request that breaks the
 shape (unknown key, null outside ``dataFields``, wrong type, no contacts, ``lists``
@@ -44,6 +48,9 @@ MAX_BODY_BYTES = 50_000_000  # "50 MB", read as the stricter decimal megabytes
 MAX_ACTIVE_IMPORTS = 25
 DATA_FIELD_NAME = re.compile(r"[A-Za-z0-9_-]{1,20}")
 DATA_FIELD_TYPES = ("String", "Numeric", "Date", "Boolean")
+# Contact ids per list-removal call: our clients' cap (the brief), not a documented limit.
+MAX_REMOVAL_IDS = 1000
+REMOVAL_IDS = list_of(INTEGER, 1, MAX_REMOVAL_IDS)
 
 CHANNEL_PROPERTIES = obj(
     {
@@ -133,6 +140,17 @@ def _empty(value: Any) -> bool:
     return value is None or value == ""
 
 
+def _removal_ids(request: Request) -> list[int]:
+    """The list-removal body: a JSON array of 1..MAX_REMOVAL_IDS integer contact ids."""
+    contact_ids = request.json()
+    try:
+        REMOVAL_IDS(contact_ids, "body")
+    except ContractError as error:
+        message = f"{error}; send a JSON array of 1 to {MAX_REMOVAL_IDS} integer contact ids"
+        raise ContractError(None, message, "badJson") from None
+    return contact_ids
+
+
 class Dotdigital(Vendor):
     name = "dotdigital"
     prefix = "/dotdigital"
@@ -147,6 +165,12 @@ class Dotdigital(Vendor):
             route("GET", r"/contacts/v3/import/(?P<import_id>[^/]+)", self.import_report),
             route("GET", r"/v2/data-fields", self.list_data_fields),
             route("POST", r"/v2/data-fields", self.create_data_field, json_body=True),
+            route(
+                "POST",
+                r"/v2/address-books/(?P<address_book_id>[^/]+)/contacts/delete",
+                self.remove_from_address_book,
+                json_body=True,
+            ),
         ]
         self.data_fields: dict[str, dict] = {}  # upper-cased name -> field
         if timing.dotdigital_calls_per_minute:
@@ -158,6 +182,7 @@ class Dotdigital(Vendor):
             self.records: dict[int, dict] = {}
             self.by_identifier: dict[str, dict[str, int]] = {"email": {}, "mobileNumber": {}}
             self.imports: dict[str, Import] = {}
+            self.address_books: set[int] = set()  # every list an import has put a contact in
             self._ids = IdCounter(5_000_001)
 
     # ---- protocol --------------------------------------------------------------
@@ -341,10 +366,25 @@ class Dotdigital(Vendor):
         for channel, properties in contact.get("channelProperties", {}).items():
             record["channelProperties"].setdefault(channel, {}).update(properties)
         record["lists"] = sorted(set(record["lists"]).union(contact.get("lists", ())))
+        self.address_books.update(contact.get("lists", ()))
         preferences = {p["id"]: p for p in record["preferences"]}
         preferences.update({p["id"]: dict(p) for p in contact.get("preferences", ())})
         record["preferences"] = list(preferences.values())
         record["consentRecords"].extend(dict(c) for c in contact.get("consentRecords", ()))
+
+    # ---- address books (v2) -----------------------------------------------------
+
+    def remove_from_address_book(self, request: Request) -> Reply:
+        """Take these contact ids out of one address book; ids not in it are ignored."""
+        contact_ids = _removal_ids(request)
+        book = request.params["address_book_id"]
+        with self.lock:
+            if not book.isdigit() or int(book) not in self.address_books:
+                return self.error(404, f"no address book {book}", "addressBookNotFound")
+            for contact_id in set(contact_ids) & self.records.keys():
+                record = self.records[contact_id]
+                record["lists"] = [item for item in record["lists"] if item != int(book)]
+        return Reply(204, None, n_contacts=len(contact_ids))
 
     # ---- data fields -------------------------------------------------------------
 
@@ -405,6 +445,7 @@ class Dotdigital(Vendor):
                 "data_fields": [dict(item) for item in self.data_fields.values()],
                 "imports": len(self.imports),
                 "active_imports": active,
+                "address_books": sorted(self.address_books),
             }
 
     def seed_fields(self, fields: Any) -> None:

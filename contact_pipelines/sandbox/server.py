@@ -301,10 +301,12 @@ def _read_chunked(handler: BaseHTTPRequestHandler, limit: int) -> bytes | None:
 
 
 def _send(handler: BaseHTTPRequestHandler, reply: Reply) -> None:
-    payload = json.dumps(reply.body).encode()
+    no_content = reply.status == 204  # no body, no Content-Type/-Length (RFC 9110 15.3.5)
+    payload = b"" if no_content else json.dumps(reply.body).encode()
     handler.send_response(reply.status)
-    handler.send_header("Content-Type", "application/json")
-    handler.send_header("Content-Length", str(len(payload)))
+    if not no_content:
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", str(len(payload)))
     for name, value in reply.headers.items():
         handler.send_header(name, value)
     handler.end_headers()

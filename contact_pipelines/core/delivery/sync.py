@@ -328,10 +328,9 @@ def _deliver(module, session, ledger, run_id, shard, batches, previous, rows, lo
                     [p.contact_key for p in batch],
                     _remote_webhook_lookup(module, vendor_cfg, batch),
                 )
-                running[pool.submit(_send_and_poll, module, session, ledger, batch, batch_id)] = (
-                    batch_id,
-                    batch,
-                )
+                running[
+                    pool.submit(_send_and_poll, module, session, ledger, batch, batch_id, previous)
+                ] = (batch_id, batch)
             if not running:
                 break
             done, _ = wait(running, return_when=FIRST_COMPLETED)
@@ -360,12 +359,20 @@ def _remote_webhook_lookup(module, vendor_cfg, batch) -> dict[str, str] | None:
 
 
 def _send_and_poll(
-    module, session, ledger: Ledger, batch, batch_id: str
+    module, session, ledger: Ledger, batch, batch_id: str, previous: dict[str, LedgerEntry]
 ) -> dict[str, ContactOutcome]:
     handle = module.send_batch(session, batch, batch_id)
     if handle.vendor_ref:
         ledger.set_vendor_ref(batch_id, handle.vendor_ref)
-    return module.poll(session, handle)
+    outcomes = module.poll(session, handle)
+    # --- optional vendor hook: remove_from_lists (Dotdigital's v2 list removal) ---
+    # After the import, take contacts out of the lists they left; it folds its failures
+    # into the outcomes (never raises), so they are recorded like any per-contact error.
+    remove_from_lists = getattr(module, "remove_from_lists", None)
+    if remove_from_lists is not None:
+        outcomes = remove_from_lists(session, batch, outcomes, previous)
+    # --- end of hook ---
+    return outcomes
 
 
 def _resolve(outcome: ContactOutcome, entry: LedgerEntry | None) -> ContactOutcome:

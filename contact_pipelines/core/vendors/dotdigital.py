@@ -3,12 +3,21 @@
 ``PUT /contacts/v3/import`` (at most 50 MB, at most 25 imports active per
 account) answers 202 with an importId; per-record results exist only in the
 import report, so every batch is polled to its end.
+
+An import can only add to lists (address books). A contact that left a segment
+mapped to a list is taken out of it after its batch's import finished, by the v2
+call ``POST /v2/address-books/{id}/contacts/delete`` (not part of the v3 import
+contract): see ``remove_from_lists``, the optional hook the sync calls.
 """
 
 from __future__ import annotations
 
+import logging
 import re
+import threading
+from collections import defaultdict
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import httpx
 import pyarrow as pa
@@ -18,9 +27,11 @@ from contact_pipelines.core.delivery.retry import (
     RetryPolicy,
     VendorHttp,
     VendorRequestError,
+    VendorUnavailableError,
 )
 from contact_pipelines.core.fields import CARD_SCHEMA
 from contact_pipelines.core.vendors.base import (
+    ACCEPTED,
     NAME_MAX_CHARS,
     BatchHandle,
     ContactOutcome,
@@ -35,6 +46,7 @@ from contact_pipelines.core.vendors.base import (
     gc_paused,
     hash_bytes,
     json_with_contacts,
+    left_segments,
     lookup_values,
     match_contact,
     new_handle,
@@ -43,10 +55,17 @@ from contact_pipelines.core.vendors.base import (
     segments_by_contact,
 )
 
+log = logging.getLogger(__name__)
+
 NAME = "dotdigital"
 MAX_CONTACTS = 5000  # no documented count limit; config batch_size bounds it
 MAX_BYTES = 50 * 1000 * 1000  # documented: request body at most 50 MB
 TIMEOUT_SECONDS = 121.0  # documented: allow 121 s before timing out a call
+REMOVAL_CHUNK = 1000  # contact ids per list-removal call (our cap)
+REMOVE_PATH = "/v2/address-books/{}/contacts/delete"
+# A 404 about the list (addressBookNotFound, ERROR_ADDRESSBOOK_NOT_FOUND, "Address book not
+# found"), told apart from a 404 for the route, whose message may echo the path.
+_BOOK_NOT_FOUND = re.compile(r"address[\s_-]?book[\s_-]?not[\s_-]?found", re.IGNORECASE)
 
 _CHANNEL_STATUS = {
     "subscribed": "subscribed",
@@ -75,13 +94,30 @@ PAYLOAD_SCHEMA = {
 BODY_KEYS = ("mergeOption", "contacts")
 
 
+@dataclass
+class DotdigitalSession(VendorSession):
+    """A session that also remembers, for the rest of the run, that the server does not
+    offer the list-removal endpoint: it is then reported once and not called again."""
+
+    removal_unavailable: str | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def mark_removal_unavailable(self, message: str) -> bool:
+        """Remember ``message``; True only for the first caller (the one to report it)."""
+        with self._lock:
+            first = self.removal_unavailable is None
+            if first:
+                self.removal_unavailable = message
+            return first
+
+
 def make_session(
     credentials,
     vendor_cfg,
     retry: RetryPolicy | None = None,
     poll: PollPolicy | None = None,
     webhook=None,
-) -> VendorSession:
+) -> DotdigitalSession:
     http = VendorHttp(
         NAME,
         credentials.url,
@@ -89,7 +125,7 @@ def make_session(
         timeout=TIMEOUT_SECONDS,
         retry=retry,
     )
-    return VendorSession(http, vendor_cfg, credentials, poll or PollPolicy())
+    return DotdigitalSession(http, vendor_cfg, credentials, poll or PollPolicy())
 
 
 # --- payloads --------------------------------------------------------------
@@ -277,6 +313,120 @@ def poll(session: VendorSession, handle: BatchHandle) -> dict[str, ContactOutcom
         )
         found[key] = ContactOutcome("rejected", error=f"dotdigital: {text or 'failed'}")
     return finish_outcomes(handle, found)
+
+
+# --- list removal (v2) -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Removal:
+    contact_key: str
+    contact_id: int | None  # Dotdigital's contactId; None when unknown
+    address_books: tuple[int, ...]  # the lists it left and holds no more
+
+
+@dataclass(frozen=True)
+class _Failure:
+    message: str
+    retry: bool  # True: the contact is rejected, so the next run offers it (and this) again
+
+
+def remove_from_lists(
+    session: DotdigitalSession,
+    batch: list[ContactPayload],
+    outcomes: dict[str, ContactOutcome],
+    previous: Mapping,
+) -> dict[str, ContactOutcome]:
+    """Take a polled batch's contacts out of the address books they left (the sync's
+    optional hook, called after ``poll``). ``previous``: the ledger entries (segments and
+    contact id last accepted). Returns ``outcomes`` with each failure on its contact."""
+    removals = _removals(session.cfg.lists, batch, outcomes, previous)
+    failures: dict[str, list[_Failure]] = defaultdict(list)
+    by_book: dict[int, list[_Removal]] = defaultdict(list)
+    for item in removals:
+        if item.contact_id is None:
+            failures[item.contact_key].append(_no_contact_id(item))
+            continue
+        for book in item.address_books:
+            by_book[book].append(item)
+    for book, members in sorted(by_book.items()):
+        for start in range(0, len(members), REMOVAL_CHUNK):
+            chunk = members[start : start + REMOVAL_CHUNK]
+            failure = _delete_from_book(session, book, sorted({m.contact_id for m in chunk}))
+            if failure is not None:
+                for member in chunk:
+                    failures[member.contact_key].append(failure)
+    return {**outcomes, **{key: _failed(outcomes[key], f) for key, f in failures.items()}}
+
+
+def _removals(lists, batch, outcomes, previous) -> list[_Removal]:
+    """Contacts the vendor took in this batch that left a list they no longer hold."""
+    removals = []
+    for item in batch:
+        outcome, entry = outcomes[item.contact_key], previous.get(item.contact_key)
+        if entry is None or outcome.outcome == "rejected":
+            continue  # new to the vendor (in no list yet), or the import itself failed
+        left = {lists[s] for s in left_segments(entry.segments, item.segments) if s in lists}
+        books = left - {lists[s] for s in item.segments if s in lists}  # two segments, one list
+        if books:
+            contact_id = _as_contact_id(outcome.vendor_id or entry.vendor_id)
+            removals.append(_Removal(item.contact_key, contact_id, tuple(sorted(books))))
+    return removals
+
+
+def _as_contact_id(vendor_id: str | None) -> int | None:
+    return int(vendor_id) if vendor_id is not None and vendor_id.isdigit() else None
+
+
+def _no_contact_id(item: _Removal) -> _Failure:
+    books = ", ".join(map(str, item.address_books))
+    return _Failure(
+        f"dotdigital: not removed from address book {books}: no Dotdigital contact id is "
+        "known for it (the ledger and the import report hold none); offered again next run",
+        retry=True,
+    )
+
+
+def _delete_from_book(
+    session: DotdigitalSession, book: int, contact_ids: list[int]
+) -> _Failure | None:
+    """One bulk removal call (retried by VendorHttp on 429/5xx); a _Failure or None."""
+    if session.removal_unavailable:
+        return _Failure(session.removal_unavailable, retry=False)
+    try:
+        session.http.request("POST", REMOVE_PATH.format(book), json_body=contact_ids)
+    except VendorRequestError as exc:
+        if exc.status in (404, 405) and not _BOOK_NOT_FOUND.search(exc.vendor_message):
+            return _route_missing(session, exc)
+        why = f"answered {exc.status}: {exc.vendor_message}"
+        return _Failure(f"dotdigital: not removed from address book {book}: {why}", retry=True)
+    except VendorUnavailableError as exc:
+        return _Failure(f"dotdigital: not removed from address book {book}: {exc}", retry=True)
+    return None
+
+
+def _route_missing(session: DotdigitalSession, exc: VendorRequestError) -> _Failure:
+    message = (
+        f"dotdigital: not removed from the address books it left: this server does not offer "
+        f"POST {REMOVE_PATH.format('{id}')} (Dotdigital v2 API; answered {exc.status}: "
+        f"{exc.vendor_message}); list removals are skipped for the rest of this run and these "
+        "contacts are not retried"
+    )
+    if session.mark_removal_unavailable(message):
+        log.error("%s", message)
+    return _Failure(session.removal_unavailable, retry=False)
+
+
+def _failed(outcome: ContactOutcome, failures: list[_Failure]) -> ContactOutcome:
+    """The import's outcome with the removal failures: rejected (so offered again next
+    run) unless every failure is one not worth retrying, which is only noted."""
+    error = "; ".join(dict.fromkeys(f.message for f in failures))
+    if any(f.retry for f in failures):
+        return ContactOutcome("rejected", outcome.vendor_id, error)
+    # the sync settles ACCEPTED without keeping an error; a contact with a ledger entry
+    # (it left a list) is known to the vendor, so ACCEPTED means updated here
+    kept = "updated" if outcome.outcome == ACCEPTED else outcome.outcome
+    return ContactOutcome(kept, outcome.vendor_id, error)
 
 
 def verify_fields(session: VendorSession, vendor_cfg, field_names=()) -> list[str]:
