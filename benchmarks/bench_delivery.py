@@ -15,17 +15,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-import httpx
 import numpy as np
 import pyarrow as pa
+import sandbox_process
 
 from contact_pipelines.core.config import PipelineConfig
 from contact_pipelines.core.delivery import Ledger, PollPolicy, from_env, run_vendor_sync
@@ -117,52 +113,10 @@ def generate_cards(count: int, seed: int = 1) -> tuple[pa.Table, pa.Table]:
 # --- the sandbox -------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class SandboxProcess:
-    """``contact-pipelines sandbox`` in a child process, seeded over its admin routes."""
-
+class SandboxProcess(sandbox_process.SandboxProcess):
     def __init__(self):
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        code = (
-            "from contact_pipelines.sandbox.server import serve; "
-            f"serve('127.0.0.1', {self.port}, None, 0)"
-        )
-        self.process = subprocess.Popen(
-            [sys.executable, "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                httpx.get(f"{self.url}/_sandbox/health").raise_for_status()
-                break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        httpx.post(f"{self.url}/_sandbox/fields", json=SEEDED_FIELDS).raise_for_status()
-
-    def env(self) -> dict[str, str]:
-        return {
-            "RETENO_API_URL": f"{self.url}/reteno/api/v1",
-            "RETENO_API_KEY": "sandbox-reteno-key",
-            "DOTDIGITAL_API_URL": f"{self.url}/dotdigital",
-            "DOTDIGITAL_API_USER": "sandbox@example.com",
-            "DOTDIGITAL_API_PASSWORD": "sandbox-password",
-            "PUSHTECH_API_URL": f"{self.url}/pushtech",
-            "PUSHTECH_ACCOUNT_ID": "sandbox-account",
-            "PUSHTECH_API_TOKEN": "sandbox-pushtech-token",
-        }
-
-    def stop(self) -> None:
-        self.process.send_signal(signal.SIGINT)
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+        super().__init__()
+        self.seed_fields(**SEEDED_FIELDS)
 
 
 class SandboxInProcess:

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from contact_pipelines import generate
-from contact_pipelines.runner import VENDORS
+from contact_pipelines.runner import DEFAULT_PARALLEL, VENDORS
 
 SAMPLES_DIR = Path("data/samples")
 DEMO_LANDING = Path("data/landing")
@@ -61,6 +61,17 @@ def _parser() -> argparse.ArgumentParser:
         "--dry-run", action="store_true", help="build and validate every payload, send nothing"
     )
     run.add_argument("--summary-json", type=Path, help="write the run summary as JSON here")
+    run.add_argument(
+        "--parallel",
+        type=int,
+        default=DEFAULT_PARALLEL,
+        help=f"Dagster runs at once, each in its own process (default {DEFAULT_PARALLEL})",
+    )
+    run.add_argument(
+        "--reingest",
+        action="store_true",
+        help="ingest every landed file again, even one already ingested with this config",
+    )
     run.set_defaults(handler=_run)
 
     sandbox = commands.add_parser("sandbox", help="the local vendor sandbox as a standalone server")
@@ -100,7 +111,13 @@ def _run(args) -> int:
     if not args.landing.is_dir():
         raise ValueError(f"--landing {args.landing}: not a folder")
     outcome = run_pipeline(
-        args.landing, args.warehouse, args.config, _vendor_list(args.vendors), args.dry_run
+        args.landing,
+        args.warehouse,
+        args.config,
+        _vendor_list(args.vendors),
+        args.dry_run,
+        parallel=args.parallel,
+        reingest=args.reingest,
     )
     return _report(outcome, args.summary_json)
 

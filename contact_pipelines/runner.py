@@ -4,12 +4,24 @@ Each landed file is one ingest run (a failure stays in its own partition), then 
 identity run over the whole base, then one run per shard for cards, segments and
 the selected vendor syncs. Runs go to the instance in ``DAGSTER_HOME`` when set,
 else to a temporary instance, so they show in the UI like scheduled runs do.
+
+Ingest runs, and then shard runs, execute ``parallel`` at a time, each in a
+worker process of its own against the same instance (a process, not a thread:
+the stages are CPU-bound and a shard's memory is returned when its run ends).
+A file already ingested with the same content and the same source config is
+not ingested again unless ``reingest`` is set: a nightly run re-reads only the
+files that changed.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
+import hashlib
+import json
+import multiprocessing
 import os
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +32,27 @@ from contact_pipelines.core.summary import build_summary
 
 VENDORS = ("reteno", "dotdigital", "pushtech")
 SHARD_STAGE_ASSETS = ("contact_cards", "segment_memberships")
+DEFAULT_PARALLEL = 2  # runs at once: one per core of a small machine
+INGESTED_FILE = "ingested.json"  # state: partition key -> fingerprint of the config that read it
+
+
+@dataclass(frozen=True)
+class _RunTask:
+    """One Dagster run to execute; plain values, so it can go to a worker process."""
+
+    job: str
+    stage: str
+    partition: str
+    selection: tuple[str, ...] | None = None
+    run_config: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _RunOutcome:
+    task: _RunTask
+    run_id: str
+    success: bool
+    message: str = ""
 
 
 @dataclass
@@ -65,7 +98,24 @@ def dagster_instance():
             yield instance
 
 
+_DEFINITION_ENV_PREFIXES = ("CONTACT_PIPELINES_", "RETENO_", "DOTDIGITAL_", "PUSHTECH_")
+
+
 def load_definitions() -> dg.Definitions:
+    """The definitions as the environment configures them now (paths, vendor endpoints)."""
+    settings = tuple(
+        sorted(
+            (name, value)
+            for name, value in os.environ.items()
+            if name.startswith(_DEFINITION_ENV_PREFIXES)
+        )
+    )
+    return _definitions_for(settings)
+
+
+@functools.lru_cache(maxsize=4)
+def _definitions_for(settings: tuple) -> dg.Definitions:
+    # loaded once per environment: a worker process runs many runs with one environment
     from contact_pipelines.definitions import defs
 
     return defs() if callable(defs) else defs
@@ -78,8 +128,12 @@ def run_pipeline(
     vendors: tuple[str, ...] = VENDORS,
     dry_run: bool = False,
     instance: dg.DagsterInstance | None = None,
+    parallel: int = DEFAULT_PARALLEL,
+    reingest: bool = False,
 ) -> PipelineRun:
     """Run every stage; return the summary and every failure (never raise for a stage failure)."""
+    if parallel < 1:
+        raise ValueError(f"--parallel {parallel}: give at least 1 run at a time")
     configure_environment(landing, warehouse, config)
     unknown = sorted(set(vendors) - set(VENDORS))
     if unknown:
@@ -87,47 +141,130 @@ def run_pipeline(
     with contextlib.ExitStack() as stack:
         if instance is None:
             instance = stack.enter_context(dagster_instance())
-        return _run_all(landing, warehouse, config, vendors, dry_run, instance)
+        runs = _RunExecutor(instance, parallel)
+        stack.enter_context(runs)
+        return _run_all(landing, warehouse, config, vendors, dry_run, runs, reingest)
 
 
-def _run_all(landing, warehouse, config, vendors, dry_run, instance) -> PipelineRun:
+def _run_all(landing, warehouse, config, vendors, dry_run, runs, reingest) -> PipelineRun:
     from contact_pipelines.core.landing import scan_landing
     from contact_pipelines.core.warehouse import Warehouse
     from contact_pipelines.defs.partitions import landed_files, shards
     from contact_pipelines.defs.resources import pipeline_resource
 
-    defs = load_definitions()
     run = PipelineRun(summary={})
     pipeline_config = load_config(config)
     vendors = tuple(v for v in vendors if getattr(pipeline_config.vendors, v).enabled)
     state_dir = pipeline_resource().state_dir()
     landed = scan_landing(Path(landing), cache_path=state_dir / "landing_hashes.json")
     keys = [f.partition_key for f in landed]
+    instance = runs.instance
     known = set(instance.get_dynamic_partitions(landed_files.name))
     instance.add_dynamic_partitions(landed_files.name, [k for k in keys if k not in known])
 
-    ingest = defs.resolve_job_def("ingest_job")
-    for key in keys:
-        _execute(run, ingest, "ingest", key, instance)
+    ingested = _IngestedFiles(state_dir / INGESTED_FILE, pipeline_config, Warehouse(warehouse))
+    to_ingest = keys if reingest else [k for k in keys if not ingested.is_current(k)]
+    outcomes = runs.execute(run, [_RunTask("ingest_job", "ingest", key) for key in to_ingest])
+    ingested.record([o.task.partition for o in outcomes if o.success])
 
-    _execute(run, defs.resolve_job_def("identity_job"), "identity", "all", instance)
+    runs.execute(run, [_RunTask("identity_job", "identity", "all")])
     if any(f.stage == "identity" for f in run.failures):
         run.summary = build_summary(Warehouse(warehouse), _current(keys, warehouse), [], vendors)
         return run
 
-    selection = [dg.AssetKey(a) for a in SHARD_STAGE_ASSETS] + [
-        dg.AssetKey(f"{v}_sync") for v in vendors
-    ]
+    selection = (*SHARD_STAGE_ASSETS, *(f"{v}_sync" for v in vendors))
     run_config = {"ops": {f"{v}_sync": {"config": {"dry_run": dry_run}} for v in vendors}}
-    shard_job = defs.resolve_job_def("shard_sync_job")
-    sync_run_ids = []
-    for shard in shards.get_partition_keys():
-        result = _execute(run, shard_job, "shard", shard, instance, selection, run_config)
-        sync_run_ids.append(result.run_id)
+    shard_tasks = [
+        _RunTask("shard_sync_job", "shard", shard, selection, run_config)
+        for shard in shards.get_partition_keys()
+    ]
+    sync_run_ids = [o.run_id for o in runs.execute(run, shard_tasks)]
     run.summary = build_summary(
         Warehouse(warehouse), _current(keys, warehouse), sync_run_ids, vendors
     )
     return run
+
+
+class _IngestedFiles:
+    """Which landed files were ingested, and with which source config.
+
+    A partition key carries the file's content hash, so the same key with the
+    same fingerprint (the sources, the default region and the core's code)
+    would give the same rows again: the run skips it."""
+
+    def __init__(self, path: Path, config, warehouse):
+        from contact_pipelines.core import stages
+
+        self.path, self.warehouse, self.asset = path, warehouse, stages.VALIDATED
+        reading = {
+            "sources": [s.model_dump() for s in config.sources],
+            "default_region": config.default_region,
+            "code": _core_code_hash(),
+        }
+        text = json.dumps(reading, sort_keys=True, default=str)
+        self.fingerprint = hashlib.sha256(text.encode()).hexdigest()[:16]
+        self.known = json.loads(path.read_text()) if path.is_file() else {}
+
+    def is_current(self, key: str) -> bool:
+        return self.known.get(key) == self.fingerprint and self.warehouse.exists(self.asset, key)
+
+    def record(self, keys: list[str]) -> None:
+        self.known.update({key: self.fingerprint for key in keys})
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.write_text(json.dumps(self.known, indent=1, sort_keys=True))
+
+
+@functools.cache
+def _core_code_hash() -> str:
+    """The core's source, hashed: a changed reader or rule re-ingests every file."""
+    core = Path(__file__).parent / "core"
+    digest = hashlib.sha256()
+    for path in sorted(core.rglob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+class _RunExecutor:
+    """Executes runs in process one by one, or ``parallel`` at a time in worker processes.
+
+    Workers are spawned (not forked: the parent may hold threads, such as the demo's
+    sandbox) once, load the definitions once, and reach the same instance by its ref.
+    An ephemeral instance lives only in this process, so it runs everything here."""
+
+    def __init__(self, instance: dg.DagsterInstance, parallel: int):
+        self.instance, self.parallel, self.pool = instance, parallel, None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+    def execute(self, run: PipelineRun, tasks: list[_RunTask]) -> list[_RunOutcome]:
+        if self.parallel > 1 and len(tasks) > 1 and not self.instance.is_ephemeral:
+            ref = self.instance.get_ref()
+            outcomes = list(self._workers().map(_execute_in_worker, [ref] * len(tasks), tasks))
+        else:
+            outcomes = [_execute_task(self.instance, task) for task in tasks]
+        for outcome in outcomes:
+            run.run_ids.append(outcome.run_id)
+            if not outcome.success:
+                run.failures.append(
+                    RunFailure(outcome.task.stage, outcome.task.partition, outcome.message)
+                )
+        return outcomes
+
+    def _workers(self) -> ProcessPoolExecutor:
+        if self.pool is None:
+            spawn = multiprocessing.get_context("spawn")
+            self.pool = ProcessPoolExecutor(max_workers=self.parallel, mp_context=spawn)
+        return self.pool
+
+
+def _execute_in_worker(instance_ref, task: _RunTask) -> _RunOutcome:
+    with dg.DagsterInstance.from_ref(instance_ref) as instance:
+        return _execute_task(instance, task)
 
 
 def _current(keys: list[str], warehouse: str) -> list[str]:
@@ -142,23 +279,26 @@ def _console_log_level() -> str:
     return os.environ.get("CONTACT_PIPELINES_LOG_LEVEL", "WARNING").upper()
 
 
-def _execute(run, job, stage, partition, instance, selection=None, run_config=None):
+def _execute_task(instance: dg.DagsterInstance, task: _RunTask) -> _RunOutcome:
     run_config = {
-        **(run_config or {}),
+        **task.run_config,
         "loggers": {"console": {"config": {"log_level": _console_log_level()}}},
     }
-    result = job.execute_in_process(
-        instance=instance,
-        partition_key=None if partition == "all" else partition,
-        raise_on_error=False,
-        asset_selection=selection,
-        run_config=run_config,
-        tags={"contact_pipelines/launched_by": "cli"},
+    selection = [dg.AssetKey(name) for name in task.selection] if task.selection else None
+    result = (
+        load_definitions()
+        .resolve_job_def(task.job)
+        .execute_in_process(
+            instance=instance,
+            partition_key=None if task.partition == "all" else task.partition,
+            raise_on_error=False,
+            asset_selection=selection,
+            run_config=run_config,
+            tags={"contact_pipelines/launched_by": "cli"},
+        )
     )
-    run.run_ids.append(result.run_id)
-    if not result.success:
-        run.failures.append(RunFailure(stage, partition, _failure_message(result)))
-    return result
+    message = "" if result.success else _failure_message(result)
+    return _RunOutcome(task, result.run_id, result.success, message)
 
 
 def _failure_message(result) -> str:
