@@ -243,6 +243,7 @@ class _RunExecutor:
 
     def execute(self, run: PipelineRun, tasks: list[_RunTask]) -> list[_RunOutcome]:
         if self.parallel > 1 and len(tasks) > 1 and not self.instance.is_ephemeral:
+            _initialise_pools(self.instance, {task.job for task in tasks})
             ref = self.instance.get_ref()
             outcomes = list(self._workers().map(_execute_in_worker, [ref] * len(tasks), tasks))
         else:
@@ -260,6 +261,25 @@ class _RunExecutor:
             spawn = multiprocessing.get_context("spawn")
             self.pool = ProcessPoolExecutor(max_workers=self.parallel, mp_context=spawn)
         return self.pool
+
+
+def _initialise_pools(instance: dg.DagsterInstance, job_names: set[str]) -> None:
+    """Create each pool's limit row before runs start side by side.
+
+    Dagster creates it on a pool's first use; two runs doing so at the same moment
+    race on PostgreSQL (a unique-key violation fails one of them)."""
+    storage = instance.event_log_storage
+    if not storage.supports_global_concurrency_limits:
+        return
+    defs = load_definitions()
+    pools = {
+        pool
+        for name in job_names
+        for node_def in defs.resolve_job_def(name).graph.node_defs
+        if (pool := getattr(node_def, "pool", None))
+    }
+    for pool in sorted(pools):
+        storage.initialize_concurrency_limit_to_default(pool)
 
 
 def _execute_in_worker(instance_ref, task: _RunTask) -> _RunOutcome:

@@ -236,13 +236,44 @@ def hash_ordered_codes(
     usable_rows = np.flatnonzero(usable)
     texts = pc.binary_join_element_wise(kind, values.take(pa.array(usable_rows)), ":")
     row_hashes = stable_hash64(texts)
-    order = np.argsort(row_hashes)
+    order = argsort_hashes(row_hashes)
     sorted_hashes = row_hashes[order]
     is_new = np.ones(len(order), dtype=bool)
     is_new[1:] = sorted_hashes[1:] != sorted_hashes[:-1]
     codes = np.full(len(values), -1, dtype=np.int64)
     codes[usable_rows[order]] = np.cumsum(is_new) - 1
     return codes, sorted_hashes[is_new], usable_rows[order[is_new]]
+
+
+def argsort_hashes(hashes: np.ndarray) -> np.ndarray:
+    """``np.argsort`` of uint64 hashes, about twice as fast.
+
+    numpy's value sort is vectorised and its argsort is not, so the row index is
+    packed into the low bits of each hash (whose high bits stay in place), the
+    packed values are sorted, and the indices are read back. Rows whose hashes
+    share the high bits but differ in the low ones (rare: a few among millions)
+    may come out of order; those short runs are put right by a full argsort of
+    their own."""
+    count = len(hashes)
+    index_bits = max(int(count - 1).bit_length(), 1)
+    if count < 2 or index_bits > 40:
+        return np.argsort(hashes)
+    low = np.uint64((1 << index_bits) - 1)
+    order = (np.sort((hashes & ~low) | np.arange(count, dtype=np.uint64)) & low).astype(np.int64)
+    ranked = hashes[order]
+    unsorted = np.flatnonzero(ranked[1:] < ranked[:-1])
+    for position in unsorted:
+        high = ranked[position] & ~low  # the run of equal high bits around this position
+        start = position
+        while start > 0 and (ranked[start - 1] & ~low) == high:
+            start -= 1
+        stop = position + 1
+        while stop < count and (ranked[stop] & ~low) == high:
+            stop += 1
+        run = order[start:stop]
+        order[start:stop] = run[np.argsort(hashes[run], kind="stable")]
+        ranked[start:stop] = hashes[order[start:stop]]
+    return order
 
 
 def _encode_identifiers(
@@ -312,7 +343,9 @@ def _candidate_person(ext_codes: np.ndarray, weak_codes: dict[str, np.ndarray]) 
         for codes in weak_codes.values():
             # fold one column in at a time: (combo so far, code) -> a dense id again
             column = codes[without_external] + 1  # -1 (absent) becomes 0
-            combo, _ = pd.factorize(combo * (int(column.max(initial=0)) + 1) + column)
+            width = int(column.max(initial=0)) + 1
+            if width > 1:  # a column empty on these rows changes no combination
+                combo, _ = pd.factorize(combo * width + column)
         candidate[without_external] = int(ext_codes.max(initial=-1)) + 1 + combo
     return candidate
 

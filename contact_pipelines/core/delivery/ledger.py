@@ -16,6 +16,7 @@ missing. Reads and writes are bulk: ``IN`` lists and executemany in chunks.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -41,6 +42,9 @@ contacts_table = sa.Table(
     sa.Column("segments", sa.Text, nullable=False, default="[]"),  # JSON list
     sa.Column("data_fields", sa.Text, nullable=False, default="[]"),  # JSON list
     sa.Column("updated_at", sa.String(20), nullable=False),
+    # hash of what the accepted payload was built from (card, segments, vendor config):
+    # equal next time means the payload would be equal, so it is not even built
+    sa.Column("input_hash", sa.String(32)),
 )
 
 batches_table = sa.Table(
@@ -80,6 +84,7 @@ class LedgerEntry:
     last_outcome: str
     segments: list[str]
     data_fields: list[str]
+    input_hash: str | None = None
 
     @property
     def known_to_vendor(self) -> bool:
@@ -98,6 +103,7 @@ class LedgerRecord:
     error: str | None = None
     segments: Sequence[str] = ()
     data_fields: Sequence[str] = ()
+    input_hash: str | None = None
 
 
 @lru_cache(maxsize=4096)
@@ -129,7 +135,33 @@ class Ledger:
         self.url = normalise_url(url)
         connect_args = {"timeout": 60} if self.url.startswith("sqlite") else {}
         self.engine = sa.create_engine(self.url, connect_args=connect_args)
-        _metadata.create_all(self.engine)
+        self._create_tables()
+        self._add_missing_columns()
+
+    def _create_tables(self, attempts: int = 5) -> None:
+        """Create the tables once; parallel runs may race to it (a shard run per process):
+        the loser's CREATE fails, and on a retry the tables are there."""
+        for attempt in range(attempts):
+            try:
+                _metadata.create_all(self.engine)
+                return
+            except sa.exc.DatabaseError:
+                if attempt == attempts - 1:
+                    raise
+                time.sleep(0.05 * (attempt + 1))
+
+    def _add_missing_columns(self) -> None:
+        """A ledger created by an earlier version gains the columns added since."""
+        present = {c["name"] for c in sa.inspect(self.engine).get_columns(contacts_table.name)}
+        with self.engine.begin() as conn:
+            for column in contacts_table.columns:
+                if column.name not in present and column.nullable:
+                    kind = column.type.compile(dialect=self.engine.dialect)
+                    conn.execute(
+                        sa.text(
+                            f"ALTER TABLE {contacts_table.name} ADD COLUMN {column.name} {kind}"
+                        )
+                    )
 
     def __repr__(self) -> str:
         return f"Ledger({self.engine.url.render_as_string(hide_password=True)!r})"
@@ -155,6 +187,7 @@ class Ledger:
                         row.last_outcome,
                         json.loads(row.segments or "[]"),
                         json.loads(row.data_fields or "[]"),
+                        row.input_hash,
                     )
         return found
 
@@ -188,6 +221,7 @@ class Ledger:
                 "segments": _json_list(tuple(r.segments)),
                 "data_fields": _json_list(tuple(r.data_fields)),
                 "updated_at": now,
+                "input_hash": r.input_hash,
             }
             for r in records
         ]
@@ -204,6 +238,7 @@ class Ledger:
                 "vendor_id": sa.func.coalesce(excluded.vendor_id, contacts_table.c.vendor_id),
                 "segments": excluded.segments,
                 "data_fields": excluded.data_fields,
+                "input_hash": excluded.input_hash,
             }
         statement = insert.on_conflict_do_update(
             index_elements=["vendor", "contact_key"], set_=updates

@@ -40,6 +40,7 @@ import pyarrow.compute as pc
 from contact_pipelines.core import vendors  # module import: vendors imports delivery.retry
 from contact_pipelines.core.config import PipelineConfig
 from contact_pipelines.core.delivery.batching import ENVELOPE_BYTES, make_batches, payload_size
+from contact_pipelines.core.delivery.inputs import payload_input_hashes
 from contact_pipelines.core.delivery.ledger import Ledger, LedgerEntry, LedgerRecord, utc_now
 from contact_pipelines.core.delivery.retry import PollPolicy, RetryPolicy
 from contact_pipelines.core.delivery.webhook import WebhookReceiver
@@ -120,7 +121,10 @@ def run_vendor_sync(
             _verify(module, session, vendor_cfg, cards, vendor)
         timings["verify_seconds"] = time.monotonic() - started
 
-        prepared = _Prepared(module, cards, memberships, vendor_cfg, previous)
+        input_hashes = (
+            {} if dry_run else payload_input_hashes(module, vendor_cfg, cards, memberships)
+        )
+        prepared = _Prepared(module, cards, memberships, vendor_cfg, previous, input_hashes)
         resumed = 0
         dry_file = None
         mark = time.monotonic()
@@ -132,7 +136,7 @@ def run_vendor_sync(
         else:
             resumed = _close_abandoned(ledger, vendor, shard, log)
             batches = _batches(module, vendor_cfg, prepared)
-            _deliver(module, session, ledger, run_id, shard, batches, previous, prepared.rows, log)
+            _deliver(module, session, ledger, run_id, shard, batches, previous, prepared, log)
         timings["build_seconds"] = prepared.build_seconds  # overlaps sending: see _Prepared
         timings["send_seconds"] = time.monotonic() - mark
 
@@ -172,9 +176,9 @@ class _Prepared:
     the vendor's own processing overlap. Every card gets its static log row here
     (rejected or unchanged); sent cards get theirs when their batch is recorded."""
 
-    def __init__(self, module, cards, memberships, vendor_cfg, previous):
-        self.module, self.cards, self.memberships = module, cards, memberships
-        self.vendor_cfg, self.previous = vendor_cfg, previous
+    def __init__(self, module, cards, memberships, vendor_cfg, previous, input_hashes):
+        self.module, self.memberships = module, memberships
+        self.vendor_cfg, self.previous, self.input_hashes = vendor_cfg, previous, input_hashes
         # what each contact carried last time, for the leave-a-segment and clear-a-field diffs
         self.previous_state = (
             {key: entry.segments for key, entry in previous.items()},
@@ -183,6 +187,27 @@ class _Prepared:
         self.rows: dict[str, _LogRow] = {}
         self.sent = 0
         self.build_seconds = 0.0
+        self.cards = self._skip_unchanged_inputs(cards)
+
+    def _skip_unchanged_inputs(self, cards: pa.Table) -> pa.Table:
+        """Cards built from exactly what the vendor last accepted are unchanged: no payload
+        is built for them (most of a nightly base), and their log row says so."""
+        keys = cards.column("contact_key").to_pylist()
+        keep = []
+        for key in keys:
+            entry = self.previous.get(key)
+            same = (
+                entry is not None
+                and entry.input_hash is not None
+                and entry.input_hash == self.input_hashes.get(key)
+                and entry.last_outcome != "rejected"
+            )
+            if same:
+                self.rows[key] = _LogRow(
+                    key, "unchanged", entry.vendor_id, payload_hash=entry.payload_hash
+                )
+            keep.append(not same)
+        return cards if all(keep) else cards.filter(pa.array(keep, pa.bool_()))
 
     def chunks(self):
         for start in range(0, self.cards.num_rows, BUILD_CHUNK_CARDS):
@@ -305,7 +330,7 @@ def _close_abandoned(ledger: Ledger, vendor: str, shard: int, log) -> int:
     return len(open_batches)
 
 
-def _deliver(module, session, ledger, run_id, shard, batches, previous, rows, log) -> None:
+def _deliver(module, session, ledger, run_id, shard, batches, previous, prepared, log) -> None:
     """Send ``batches`` (an iterator, pulled only when a slot is free), ``max_in_flight``
     at a time; record each as it finishes."""
     vendor_cfg = session.cfg
@@ -341,7 +366,7 @@ def _deliver(module, session, ledger, run_id, shard, batches, previous, rows, lo
                 except (TimeoutError, RuntimeError) as exc:  # VendorUnavailableError and kin
                     failures.append(f"batch {batch_id} ({len(batch)} contacts): {exc}")
                     continue
-                _record(ledger, module.NAME, batch_id, batch, outcomes, previous, rows)
+                _record(ledger, module.NAME, batch_id, batch, outcomes, previous, prepared)
     if failures:
         log.error("%s shard %s: %d batch(es) not delivered", module.NAME, shard, len(failures))
         raise SyncAbortedError(
@@ -384,8 +409,9 @@ def _resolve(outcome: ContactOutcome, entry: LedgerEntry | None) -> ContactOutco
     return ContactOutcome("updated" if known else "created", vendor_id)
 
 
-def _record(ledger, vendor, batch_id, batch, outcomes, previous, rows) -> None:
+def _record(ledger, vendor, batch_id, batch, outcomes, previous, prepared: _Prepared) -> None:
     now = utc_now()
+    rows = prepared.rows
     records = []
     for item in batch:
         outcome = _resolve(outcomes[item.contact_key], previous.get(item.contact_key))
@@ -399,6 +425,7 @@ def _record(ledger, vendor, batch_id, batch, outcomes, previous, rows) -> None:
                 outcome.error,
                 item.segments,
                 item.data_fields,
+                prepared.input_hashes.get(item.contact_key) if accepted else None,
             )
         )
         rows[item.contact_key] = _LogRow(
