@@ -300,6 +300,8 @@ def _console_log_level() -> str:
 
 
 def _execute_task(instance: dg.DagsterInstance, task: _RunTask) -> _RunOutcome:
+    from contact_pipelines.defs.orchestration.sensors import CLI, LAUNCHED_BY_TAG
+
     run_config = {
         **task.run_config,
         "loggers": {"console": {"config": {"log_level": _console_log_level()}}},
@@ -314,7 +316,7 @@ def _execute_task(instance: dg.DagsterInstance, task: _RunTask) -> _RunOutcome:
             raise_on_error=False,
             asset_selection=selection,
             run_config=run_config,
-            tags={"contact_pipelines/launched_by": "cli"},
+            tags={LAUNCHED_BY_TAG: CLI},
         )
     )
     message = "" if result.success else _failure_message(result)

@@ -7,7 +7,11 @@ import dagster as dg
 
 from contact_pipelines.defs.ingest.sensors import landing_sensor
 from contact_pipelines.defs.orchestration.schedules import nightly_crm_sync
-from contact_pipelines.defs.orchestration.sensors import identity_updated_sensor, shard_run_requests
+from contact_pipelines.defs.orchestration.sensors import (
+    identity_updated_sensor,
+    requests_after_identity,
+    shard_run_requests,
+)
 from contact_pipelines.defs.resources import PipelineResource
 
 SAMPLES = Path(__file__).resolve().parents[2] / "data" / "samples"
@@ -56,6 +60,26 @@ def test_identity_update_launches_every_shard():
     assert [r.partition_key for r in requests] == [str(i) for i in range(8)]
     assert len({r.run_key for r in requests}) == 8
     assert identity_updated_sensor.job_name == "shard_sync_job"
+
+
+def _identity_run(instance, tags) -> str:
+    @dg.asset(name="identity_graph")
+    def identity_graph():
+        return 1
+
+    return dg.materialize([identity_graph], instance=instance, tags=tags).run_id
+
+
+def test_identity_update_from_the_cli_launches_nothing_else_every_shard():
+    with dg.instance_for_test() as instance:
+        cli_run = _identity_run(instance, {"contact_pipelines/launched_by": "cli"})
+        skipped = requests_after_identity(instance, cli_run)
+        assert isinstance(skipped, dg.SkipReason) and cli_run in skipped.skip_message
+
+        nightly_run = _identity_run(instance, {})
+        requests = requests_after_identity(instance, nightly_run)
+        assert [r.partition_key for r in requests] == [str(i) for i in range(8)]
+        assert all(r.run_key.startswith(nightly_run) for r in requests)
 
 
 def test_nightly_schedule_runs_identity_at_two():
