@@ -8,7 +8,7 @@ else to a temporary instance, so they show in the UI like scheduled runs do.
 Ingest runs, and then shard runs, execute ``parallel`` at a time, each in a
 worker process of its own against the same instance (a process, not a thread:
 the stages are CPU-bound and a shard's memory is returned when its run ends).
-A file already ingested with the same content and the same source config is
+A file already ingested with the same content, source config and core code is
 not ingested again unless ``reingest`` is set: a nightly run re-reads only the
 files that changed.
 """

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections import Counter
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
@@ -384,8 +385,6 @@ def route_rows_to_shards(
     reading cost stays linear in the base whatever the number of shards. Parquet
     encoding runs on a second thread while the next batch is read.
     """
-    from contact_pipelines.core.landing import partition_key_file_name
-
     with contextlib.ExitStack() as stack:
         writers = [
             stack.enter_context(
@@ -394,14 +393,8 @@ def route_rows_to_shards(
             for shard in range(shards)
         ]
         pending = _ShardBuffers(writers, stack.enter_context(_BackgroundWriter(None)))
-        for partition in validated_partitions:
-            file_ids = identity.filter(
-                pc.equal(identity[SOURCE_FILE], partition_key_file_name(partition))
-            ).combine_chunks()  # one chunk: a take across many chunks is far slower
-            position_of_row = _position_by_source_row(file_ids[SOURCE_ROW])
-            for batch in warehouse.iter_batches(VALIDATED, partition, VALIDATED_SCHEMA):
-                rows, positions = _rows_in_identity(batch, position_of_row)
-                pending.add(_with_identity(rows, file_ids, positions))
+        for rows in _rows_with_identity(identity, validated_partitions, warehouse):
+            pending.add(rows)
         pending.flush()
     for stale in warehouse.partitions(SHARD_ROWS):
         if not stale.isdigit() or int(stale) >= shards:  # left by a config with more shards
@@ -449,31 +442,34 @@ def _rows_in_identity(batch: pa.RecordBatch, position_of_row: np.ndarray):
 
 
 def _shard_rows(shard_ids: pa.Table, validated_partitions: list[str], warehouse: Warehouse):
-    """The shard's validated rows with contact_key and shard joined on.
+    """One shard's validated rows with contact_key and shard joined on, read from every
+    file (a warehouse whose identity_graph predates shard_rows)."""
+    parts = list(_rows_with_identity(shard_ids, validated_partitions, warehouse))
+    if not parts:
+        empty = VALIDATED_SCHEMA.empty_table()
+        return _with_identity(empty, IDENTITY_SCHEMA.empty_table(), np.empty(0, np.int64))
+    return pa.concat_tables(parts)
 
-    Every file has rows in every shard, so each partition is streamed a batch at a
-    time and only this shard's rows are kept: memory stays bounded by the shard.
-    A row is found by its source_row in an array indexed by row number, not by a
-    hash join (source_row is unique within a file).
-    """
+
+def _rows_with_identity(
+    identity: pa.Table, validated_partitions: list[str], warehouse: Warehouse
+) -> Iterator[pa.Table]:
+    """The validated rows that ``identity`` places, with their contact_key and shard,
+    streamed a batch at a time. A row is found by its source_row in an array indexed by
+    row number, not by a hash join (source_row is unique within a file)."""
     from contact_pipelines.core.landing import partition_key_file_name
 
-    parts = []
     for partition in validated_partitions:
-        file_ids = shard_ids.filter(
-            pc.equal(shard_ids[SOURCE_FILE], partition_key_file_name(partition))
-        )
+        file_ids = identity.filter(
+            pc.equal(identity[SOURCE_FILE], partition_key_file_name(partition))
+        ).combine_chunks()  # one chunk: a take across many chunks is far slower
         if not file_ids.num_rows:
             continue
         position_of_row = _position_by_source_row(file_ids[SOURCE_ROW])
         for batch in warehouse.iter_batches(VALIDATED, partition, VALIDATED_SCHEMA):
             rows, positions = _rows_in_identity(batch, position_of_row)
             if rows.num_rows:
-                parts.append(_with_identity(rows, file_ids, positions))
-    if not parts:
-        empty = VALIDATED_SCHEMA.empty_table()
-        return _with_identity(empty, IDENTITY_SCHEMA.empty_table(), np.empty(0, np.int64))
-    return pa.concat_tables(parts)
+                yield _with_identity(rows, file_ids, positions)
 
 
 def _position_by_source_row(source_rows: pa.ChunkedArray) -> np.ndarray:

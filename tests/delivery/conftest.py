@@ -107,3 +107,15 @@ def ledger(request, tmp_path):
     ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
     yield ledger
     ledger.close()
+
+
+@pytest.fixture
+def seeded_sandbox():
+    """A sandbox whose vendor accounts hold the fields the sync tests' config maps."""
+    from contact_pipelines.sandbox import SandboxServer
+
+    with SandboxServer(port=0, seed=0) as server:
+        server.seed_fields(
+            reteno={12345: "plan_type"}, dotdigital=["FIRSTNAME", "PLAN"], pushtech=["plan_type"]
+        )
+        yield server

@@ -8,20 +8,10 @@ import sqlalchemy as sa
 from contact_pipelines.core import vendors
 from contact_pipelines.core.delivery.inputs import payload_input_hashes
 from contact_pipelines.core.delivery.ledger import Ledger, LedgerRecord
-from contact_pipelines.sandbox import SandboxServer
 
 from .test_delivery_sync import VENDOR_CONFIG, outcomes, people, sync
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def sandbox():
-    with SandboxServer(port=0, seed=0) as server:
-        server.seed_fields(
-            reteno={12345: "plan_type"}, dotdigital=["FIRSTNAME", "PLAN"], pushtech=["plan_type"]
-        )
-        yield server
 
 
 @pytest.fixture
@@ -42,8 +32,9 @@ def built(monkeypatch):
 
 @pytest.mark.parametrize("vendor", ["reteno", "dotdigital", "pushtech"])
 def test_only_cards_with_new_inputs_are_built(
-    vendor, sandbox, ledger, make_cards, make_memberships, make_config, built
+    vendor, seeded_sandbox, ledger, make_cards, make_memberships, make_config, built
 ):
+    sandbox = seeded_sandbox
     config = make_config(**VENDOR_CONFIG)
     members = make_memberships({"a1": ["Customers"], "c3": ["Customers"]})
     first = sync(vendor, sandbox, people(make_cards), members, config, ledger)
@@ -71,8 +62,9 @@ def test_only_cards_with_new_inputs_are_built(
 
 
 def test_a_changed_vendor_config_rebuilds_every_payload(
-    sandbox, sqlite_ledger, make_cards, make_memberships, make_config, built
+    seeded_sandbox, sqlite_ledger, make_cards, make_memberships, make_config, built
 ):
+    sandbox = seeded_sandbox
     members = make_memberships({"a1": ["Customers"]})
     sync(
         "reteno", sandbox, people(make_cards), members, make_config(**VENDOR_CONFIG), sqlite_ledger

@@ -15,7 +15,6 @@ from contact_pipelines.core.delivery import (
     run_vendor_sync,
 )
 from contact_pipelines.core.fields import DELIVERY_LOG_SCHEMA
-from contact_pipelines.sandbox import SandboxServer
 
 pytestmark = pytest.mark.slow
 
@@ -34,12 +33,8 @@ VENDOR_CONFIG = {
 
 
 @pytest.fixture
-def sandbox():
-    with SandboxServer(port=0, seed=0) as server:
-        server.seed_fields(
-            reteno={12345: "plan_type"}, dotdigital=["FIRSTNAME", "PLAN"], pushtech=["plan_type"]
-        )
-        yield server
+def sandbox(seeded_sandbox):
+    return seeded_sandbox
 
 
 def people(make_cards, **changes):
