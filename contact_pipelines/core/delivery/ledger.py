@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
+from psycopg2.extras import execute_values
 
 CHUNK = 500  # rows per IN list / executemany statement
 SUCCESS_OUTCOMES = ("created", "updated")
@@ -106,6 +106,38 @@ class LedgerRecord:
     input_hash: str | None = None
 
 
+_LEDGER_COLUMNS = (
+    "vendor",
+    "contact_key",
+    "payload_hash",
+    "vendor_id",
+    "last_outcome",
+    "last_error",
+    "segments",
+    "data_fields",
+    "updated_at",
+    "input_hash",
+)
+# every outcome updates these; an accepted one (full) also the payload columns, keeping a
+# vendor id the vendor did not repeat
+_OUTCOME_UPDATES = ("last_outcome", "last_error", "updated_at")
+_ACCEPTED_UPDATES = ("payload_hash", "segments", "data_fields", "input_hash")
+
+
+@lru_cache(maxsize=8)
+def _upsert_sql(values: str, full: bool) -> str:
+    """INSERT .. ON CONFLICT DO UPDATE, the same text on SQLite (3.24+) and PostgreSQL."""
+    table = contacts_table.name
+    updates = [f"{c} = excluded.{c}" for c in _OUTCOME_UPDATES]
+    if full:
+        updates += [f"{c} = excluded.{c}" for c in _ACCEPTED_UPDATES]
+        updates.append(f"vendor_id = COALESCE(excluded.vendor_id, {table}.vendor_id)")
+    return (
+        f"INSERT INTO {table} ({', '.join(_LEDGER_COLUMNS)}) VALUES {values} "
+        f"ON CONFLICT (vendor, contact_key) DO UPDATE SET {', '.join(updates)}"
+    )
+
+
 @lru_cache(maxsize=4096)
 def _json_list(values: tuple[str, ...]) -> str:
     """Segment and field lists repeat across contacts: encode each distinct one once."""
@@ -128,6 +160,17 @@ def _chunks(items: Sequence, size: int = CHUNK) -> Iterator[Sequence]:
         yield items[start : start + size]
 
 
+def _sqlite_wal(dbapi_connection, _record) -> None:
+    """WAL: shard runs in parallel processes read while one writes, and a commit appends to
+    the log instead of syncing the database file. ``synchronous=NORMAL`` still survives a
+    killed process; a power cut may lose the last commits, whose contacts are then re-sent
+    (every vendor call is an idempotent upsert)."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
 class Ledger:
     """Per-vendor delivery state in SQL. Use from one thread at a time."""
 
@@ -135,6 +178,13 @@ class Ledger:
         self.url = normalise_url(url)
         connect_args = {"timeout": 60} if self.url.startswith("sqlite") else {}
         self.engine = sa.create_engine(self.url, connect_args=connect_args)
+        if self.engine.dialect.name not in ("sqlite", "postgresql"):
+            raise ValueError(
+                f"ledger supports SQLite and PostgreSQL, not {self.engine.dialect.name}: "
+                "use sqlite:/// or postgresql://"
+            )
+        if self.engine.dialect.name == "sqlite":
+            sa.event.listen(self.engine, "connect", _sqlite_wal)
         self._create_tables()
         self._add_missing_columns()
 
@@ -208,53 +258,32 @@ class Ledger:
     def _upsert(
         self, conn, vendor: str, records: Sequence[LedgerRecord], now: str, full: bool
     ) -> None:
+        """Rows as tuples through the driver: SQLAlchemy's per-row parameter handling cost
+        more than the database's own work (10 µs a contact on a 1M-contact sync)."""
         if not records:
             return
         rows = [
-            {
-                "vendor": vendor,
-                "contact_key": r.contact_key,
-                "payload_hash": r.payload_hash,
-                "vendor_id": r.vendor_id,
-                "last_outcome": r.outcome,
-                "last_error": r.error,
-                "segments": _json_list(tuple(r.segments)),
-                "data_fields": _json_list(tuple(r.data_fields)),
-                "updated_at": now,
-                "input_hash": r.input_hash,
-            }
+            (
+                vendor,
+                r.contact_key,
+                r.payload_hash,
+                r.vendor_id,
+                r.outcome,
+                r.error,
+                _json_list(tuple(r.segments)),
+                _json_list(tuple(r.data_fields)),
+                now,
+                r.input_hash,
+            )
             for r in records
         ]
-        insert = self._insert(contacts_table)
-        excluded = insert.excluded
-        updates = {
-            "last_outcome": excluded.last_outcome,
-            "last_error": excluded.last_error,
-            "updated_at": excluded.updated_at,
-        }
-        if full:
-            updates |= {
-                "payload_hash": excluded.payload_hash,
-                "vendor_id": sa.func.coalesce(excluded.vendor_id, contacts_table.c.vendor_id),
-                "segments": excluded.segments,
-                "data_fields": excluded.data_fields,
-                "input_hash": excluded.input_hash,
-            }
-        statement = insert.on_conflict_do_update(
-            index_elements=["vendor", "contact_key"], set_=updates
-        )
-        for chunk in _chunks(rows):
-            conn.execute(statement, list(chunk))
-
-    def _insert(self, table: sa.Table):
-        dialect = self.engine.dialect.name
-        if dialect == "postgresql":
-            return postgresql.insert(table)
-        if dialect == "sqlite":
-            return sqlite.insert(table)
-        raise ValueError(
-            f"ledger supports SQLite and PostgreSQL, not {dialect}: use sqlite:/// or postgresql://"
-        )
+        if self.engine.dialect.name == "postgresql":
+            # one multi-row INSERT per page, not one round trip per row (psycopg2 executemany)
+            cursor = conn.connection.dbapi_connection.cursor()
+            execute_values(cursor, _upsert_sql("%s", full), rows, page_size=CHUNK)
+        else:
+            placeholders = "(" + ", ".join("?" * len(_LEDGER_COLUMNS)) + ")"
+            conn.exec_driver_sql(_upsert_sql(placeholders, full), rows)
 
     # --- batch journal -----------------------------------------------------
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 
 import httpx
+import orjson
 from tenacity import (
     RetryCallState,
     Retrying,
@@ -32,8 +33,11 @@ _JSON_HEADERS = {"Content-Type": "application/json"}
 
 
 def dumps(body) -> bytes:
-    """Compact UTF-8 JSON: what goes on the wire, and what batch byte limits count."""
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    """Compact UTF-8 JSON: what goes on the wire, and what batch byte limits count.
+
+    orjson writes the same bytes as ``json.dumps(ensure_ascii=False, separators=(",",
+    ":"))`` for the JSON types payloads hold, about ten times faster."""
+    return orjson.dumps(body, option=orjson.OPT_NON_STR_KEYS)
 
 
 @dataclass(frozen=True)

@@ -11,11 +11,10 @@ from __future__ import annotations
 import functools
 import gc
 import hashlib
-import json
 import re
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -24,7 +23,7 @@ import phonenumbers
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from contact_pipelines.core.delivery.retry import PollPolicy, VendorHttp
+from contact_pipelines.core.delivery.retry import PollPolicy, VendorHttp, dumps
 
 NAME_MAX_CHARS = 40  # Reteno's documented limit; applied to every vendor's names
 ACCEPTED = "accepted"  # the vendor took the contact but did not say created or updated
@@ -92,13 +91,9 @@ class PayloadContractError(ValueError):
 # --- hashing ---------------------------------------------------------------
 
 
-# Compact UTF-8 JSON, what goes on the wire. Payload dicts are built in a fixed key
-# order by their vendor module, so no sort_keys is needed for a stable hash.
-_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False)
-
-
-def encode_json(obj) -> bytes:
-    return _ENCODER.encode(obj).encode("utf-8")
+# Compact UTF-8 JSON, what goes on the wire (see retry.dumps). Payload dicts are built in
+# a fixed key order by their vendor module, so no sort_keys is needed for a stable hash.
+encode_json = dumps
 
 
 def hash_bytes(*parts: bytes) -> str:
@@ -163,18 +158,28 @@ _UNDOCUMENTED = object()
 _UNSENT_COLUMNS = frozenset({"sources"})
 
 
-def card_rows(cards: pa.Table) -> list[dict]:
-    """Cards as Python dicts, with the ``fields`` map turned into a dict.
+def card_rows(cards: pa.Table, columns: Iterable[str] | None = None) -> list[dict]:
+    """Cards as Python dicts (of ``columns`` only, when given), with the ``fields`` map
+    turned into a dict.
 
     Each column is converted once (``to_pylist`` per column is several times faster
     than ``Table.to_pylist``), then zipped into one dict per card.
     """
-    names = [name for name in cards.column_names if name not in _UNSENT_COLUMNS]
-    columns = [cards.column(name).to_pylist() for name in names]
-    if "fields" in names:
-        position = names.index("fields")
-        columns[position] = [dict(pairs) if pairs else {} for pairs in columns[position]]
-    return [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
+    wanted = cards.column_names if columns is None else columns
+    names = [name for name in wanted if name not in _UNSENT_COLUMNS]
+    return [dict(zip(names, row, strict=True)) for row in card_columns(cards, names)]
+
+
+def card_columns(cards: pa.Table, names: Iterable[str]) -> Iterator[tuple]:
+    """Rows of just these columns, as tuples (a ``fields`` map as a dict): builders that
+    read a dozen columns skip making a 25-key dict per card."""
+    columns = []
+    for name in names:
+        values = cards.column(name).to_pylist()
+        if name == "fields":
+            values = [dict(pairs) if pairs else {} for pairs in values]
+        columns.append(values)
+    return zip(*columns, strict=True)
 
 
 def gc_paused(function):
@@ -312,12 +317,16 @@ def mask_pii(obj):
 
 
 def compact(obj: dict) -> dict:
-    """Drop None values and empty containers: absent values are omitted, not null."""
+    """Drop None values and empty containers: absent values are omitted, not null.
+    ("" and 0 stay; truthiness first, as comparing every value with [] and {} is slow.)"""
     return {
         key: value
         for key, value in obj.items()
-        if value is not None and value != [] and value != {}
+        if value is not None and (value or type(value) not in _CONTAINERS)
     }
+
+
+_CONTAINERS = (list, dict)
 
 
 def left_segments(previous: Iterable[str] | None, current: Iterable[str]) -> list[str]:

@@ -74,6 +74,19 @@ _CHANNEL_STATUS = {
 }
 _CARD_COLUMNS = set(CARD_SCHEMA.names) - {"fields"}
 _NAME_FIELDS = {"first_name", "last_name"}
+# what a payload reads besides mapped data fields
+_PAYLOAD_COLUMNS = {
+    "contact_key",
+    "email",
+    "phone",
+    "phone_type",
+    "email_status",
+    "sms_status",
+    "consent_marketing",
+    "consent_date",
+    "consent_ip",
+    "fields",
+}
 _DATA_FIELD_NAME = re.compile(r"^[A-Za-z0-9_-]{1,20}$")
 _DATE_FIELDS = {"birth_date", "consent_date", "updated_at"}
 
@@ -184,7 +197,8 @@ def build_payloads(
     segments = segments_by_contact(memberships)
     match_on = vendor_cfg.match_identifier
     results = []
-    for card in card_rows(cards):
+    columns = _PAYLOAD_COLUMNS | (set(vendor_cfg.data_fields) & _CARD_COLUMNS)
+    for card in card_rows(cards, sorted(columns)):
         key = card["contact_key"]
         identifiers = _identifiers(card)
         if match_on not in identifiers:

@@ -205,13 +205,11 @@ def build_payloads(
             )
             continue
         wire = encode_json(contact)
-        # leaving a list is sent once; the hash ignores it so the next run is unchanged
-        stable = {**contact, "list_subscriptions": _lists(groups, [], vendor_cfg.lists)}
         results.append(
             ContactPayload(
                 key,
                 contact,
-                payload_hash=hash_bytes(wire) if not left else hash_payload(compact(stable)),
+                payload_hash=_stable_hash(wire, contact, groups, left, vendor_cfg.lists),
                 wire=wire,
                 segments=tuple(groups),
                 lookup=lookup_values(
@@ -222,6 +220,13 @@ def build_payloads(
             )
         )
     return results
+
+
+def _stable_hash(wire: bytes, contact: dict, groups, left, lists) -> str:
+    """Leaving a list is sent once; the hash ignores it so the next run is unchanged."""
+    if not left:
+        return hash_bytes(wire)
+    return hash_payload(compact({**contact, "list_subscriptions": _lists(groups, [], lists)}))
 
 
 def payload_problems(payload: dict) -> list[str]:

@@ -26,7 +26,7 @@ from contact_pipelines.core.vendors.base import (
     ContactPayload,
     VendorSession,
     can_receive_sms,
-    card_rows,
+    card_columns,
     compact,
     contract_problems,
     encode_json,
@@ -107,56 +107,76 @@ def make_session(
 # --- payloads --------------------------------------------------------------
 
 
-def _channels(card: dict) -> list[dict]:
+_DEVICE_KEYS = (
+    ("appId", "app_id"),
+    ("deviceModel", "device_model"),
+    ("os", "os"),
+    ("locale", "locale"),
+    ("appVersion", "app_version"),
+)
+
+
+def _channels(email, phone, phone_type, push_tokens) -> list[dict]:
     channels = []
-    if card.get("email"):
-        channels.append({"type": "email", "value": card["email"]})
-    phone = card.get("phone")
-    if phone and can_receive_sms(card.get("phone_type")):
+    if email:
+        channels.append({"type": "email", "value": email})
+    if phone and can_receive_sms(phone_type):
         channels.append({"type": "sms", "value": phone_digits(phone)})
-    for token in card.get("push_tokens") or ():
-        if not token or not token.get("token"):
-            continue
-        device = compact(
-            {
-                "appId": token.get("app_id"),
-                "deviceModel": token.get("device_model"),
-                "os": token.get("os"),
-                "locale": token.get("locale"),
-                "appVersion": token.get("app_version"),
-            }
-        )
-        channels.append(compact({"type": "mobilepush", "value": token["token"], "device": device}))
+    for token in push_tokens or ():
+        if token and token.get("token"):
+            channels.append(_push_channel(token))
     return channels
 
 
-def _contact(card: dict, first: str | None, last: str | None, field_ids: Mapping[str, int]) -> dict:
-    address = compact(
-        {
-            "region": card.get("region"),
-            "town": card.get("city"),
-            "address": card.get("address"),
-            "postcode": card.get("postcode"),
-        }
-    )
-    values = card["fields"]
-    fields = [
-        {"id": field_id, "value": str(values[name])}
-        for name, field_id in sorted(field_ids.items())
-        if values.get(name) is not None
-    ]
-    return compact(
-        {
-            "channels": _channels(card),
-            "firstName": first or None,
-            "lastName": last or None,
-            "externalCustomerId": card.get("external_id"),
-            "languageCode": card.get("language"),
-            "timeZone": card.get("timezone"),
-            "address": address,
-            "fields": fields,
-        }
-    )
+def _push_channel(token: dict) -> dict:
+    device = {key: token[column] for key, column in _DEVICE_KEYS if token.get(column) is not None}
+    channel = {"type": "mobilepush", "value": token["token"]}
+    if device:
+        channel["device"] = device
+    return channel
+
+
+# (payload key, card column) of the contact's optional top-level strings, in payload order
+_CONTACT_STRINGS = (
+    ("externalCustomerId", "external_id"),
+    ("languageCode", "language"),
+    ("timeZone", "timezone"),
+)
+_ADDRESS = (("region", "region"), ("town", "city"), ("address", "address"), ("postcode", "postcode"))
+# the card columns the contact is built from, in the order _contact takes them
+_COLUMNS = (
+    ("contact_key", "email", "phone", "phone_type", "push_tokens", "fields")
+    + tuple(column for _, column in _CONTACT_STRINGS)
+    + tuple(column for _, column in _ADDRESS)
+)
+
+
+def _contact(row: tuple, first: str | None, last: str | None, field_ids) -> dict:
+    """The contact object from one row of _COLUMNS: absent values omitted, never null."""
+    _, email, phone, phone_type, push_tokens, values = row[:6]
+    contact = {}
+    channels = _channels(email, phone, phone_type, push_tokens)
+    if channels:
+        contact["channels"] = channels
+    if first:
+        contact["firstName"] = first
+    if last:
+        contact["lastName"] = last
+    for (key, _), value in zip(_CONTACT_STRINGS, row[6:9], strict=True):
+        if value is not None:
+            contact[key] = value
+    address = {key: v for (key, _), v in zip(_ADDRESS, row[9:], strict=True) if v is not None}
+    if address:
+        contact["address"] = address
+    if values:
+        fields = [
+            {"id": field_id, "value": str(values[name])}
+            for name, field_id in field_ids
+            if values.get(name) is not None
+        ]
+        if fields:
+            contact["fields"] = fields
+    return contact
 
 
 def _reject_reason(contact: dict, dedupe_on: str) -> str | None:
@@ -192,17 +212,22 @@ def build_payloads(
     group_bytes = functools.lru_cache(maxsize=4096)(encode_json)  # few distinct group lists
     firsts = truncated_names(cards, "first_name")
     lasts = truncated_names(cards, "last_name")
+    field_ids = sorted(vendor_cfg.fields.items())
     results = []
-    for card, first, last in zip(card_rows(cards), firsts, lasts, strict=True):
-        key = card["contact_key"]
-        contact = _contact(card, first, last, vendor_cfg.fields)
+    for row, first, last in zip(card_columns(cards, _COLUMNS), firsts, lasts, strict=True):
+        key = row[0]
+        contact = _contact(row, first, last, field_ids)
         reason = _reject_reason(contact, vendor_cfg.dedupe_on)
         if reason:
             results.append(ContactPayload(key, None, error=f"contact {key}: {reason}"))
             continue
         groups = segments.get(key, [])
         left = left_segments(previous_segments.get(key), groups)
-        payload = compact({"contact": contact, "groupNames": groups, "groupNamesExclude": left})
+        payload = {"contact": contact}
+        if groups:
+            payload["groupNames"] = groups
+        if left:
+            payload["groupNamesExclude"] = left
         channel_values = [channel["value"] for channel in contact["channels"]]
         wire = encode_json(contact)  # the contacts-list item; groups are request-level
         results.append(
