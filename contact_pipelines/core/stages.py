@@ -38,7 +38,7 @@ from contact_pipelines.core.mapping import resolve_columns
 from contact_pipelines.core.readers import ReadOptions, read_export
 from contact_pipelines.core.segments import compute_memberships
 from contact_pipelines.core.validate import validate_chunk
-from contact_pipelines.core.warehouse import UNPARTITIONED, Warehouse
+from contact_pipelines.core.warehouse import ARROW, UNPARTITIONED, Warehouse
 
 RAW, VALIDATED, REJECTED = "raw_contacts", "validated_contacts", "rejected_contacts"
 IDENTITY, CARDS, MEMBERSHIPS = "identity_graph", "contact_cards", "segment_memberships"
@@ -256,8 +256,8 @@ def build_shard_cards(
 ) -> ShardStats:
     """Merge the rows of one shard's people into one contact card each."""
     started = time.perf_counter()
-    if warehouse.exists(SHARD_ROWS, str(shard)):
-        rows = warehouse.read_many(SHARD_ROWS, [str(shard)], schema=SHARD_ROWS_SCHEMA)
+    if warehouse.exists(SHARD_ROWS, str(shard), ARROW):
+        rows = warehouse.read_arrow(SHARD_ROWS, str(shard))
     else:  # a warehouse whose identity_graph predates shard_rows
         shard_ids = warehouse.read_many(
             IDENTITY, [UNPARTITIONED], schema=IDENTITY_SCHEMA, filter=pc.field("shard") == shard
@@ -387,18 +387,18 @@ def route_rows_to_shards(
     """
     with contextlib.ExitStack() as stack:
         writers = [
-            stack.enter_context(
-                warehouse.writer(SHARD_ROWS, str(shard), SHARD_ROWS_SCHEMA, compression="lz4")
-            )
+            stack.enter_context(warehouse.arrow_writer(SHARD_ROWS, str(shard), SHARD_ROWS_SCHEMA))
             for shard in range(shards)
         ]
         pending = _ShardBuffers(writers, stack.enter_context(_BackgroundWriter(None)))
         for rows in _rows_with_identity(identity, validated_partitions, warehouse):
             pending.add(rows)
         pending.flush()
-    for stale in warehouse.partitions(SHARD_ROWS):
+    for stale in warehouse.partitions(SHARD_ROWS, ARROW):
         if not stale.isdigit() or int(stale) >= shards:  # left by a config with more shards
-            warehouse.delete(SHARD_ROWS, stale)
+            warehouse.delete(SHARD_ROWS, stale, ARROW)
+    for old_format in warehouse.partitions(SHARD_ROWS):  # Parquet, from an earlier version
+        warehouse.delete(SHARD_ROWS, old_format)
 
 
 class _ShardBuffers:
@@ -411,9 +411,13 @@ class _ShardBuffers:
 
     def add(self, rows: pa.Table) -> None:
         shard_of_row = rows["shard"].to_numpy()
-        for shard in np.unique(shard_of_row):
-            # a filter per shard: measured 4x faster than one take that groups the rows
-            part = rows.filter(pa.array(shard_of_row == shard))
+        # rows grouped by shard with one take (a uint16 argsort is a radix sort, and stable),
+        # then a zero-copy slice per shard: measured a quarter faster than a filter per shard
+        order = np.argsort(shard_of_row.astype(np.uint16), kind="stable")
+        grouped = rows.take(pa.array(order))
+        bounds = np.searchsorted(shard_of_row[order], np.arange(len(self.writers) + 1))
+        for shard in np.flatnonzero(np.diff(bounds)):
+            part = grouped.slice(bounds[shard], bounds[shard + 1] - bounds[shard])
             self.tables[shard].append(part)
             self.sizes[shard] += part.num_rows
             if self.sizes[shard] >= _SHARD_ROW_GROUP:

@@ -69,3 +69,27 @@ def test_config_rejects_impossible_dotdigital_field_name(tmp_path):
     )
     with pytest.raises(ConfigError, match="PLAN TYPE WITH SPACES"):
         load_config(path)
+
+
+def test_arrow_partitions_round_trip_and_appear_only_on_success(tmp_path):
+    warehouse = Warehouse(tmp_path)
+    schema = pa.schema([("contact_key", pa.string()), ("shard", pa.int32())])
+    with warehouse.arrow_writer("shard_rows", "2", schema) as writer:
+        writer.write_table(pa.table({"contact_key": ["a", "b"], "shard": [2, 2]}, schema=schema))
+        writer.write_table(pa.table({"contact_key": ["c"], "shard": [2]}, schema=schema))
+    assert (tmp_path / "shard_rows" / "2.arrow").is_file()
+    assert warehouse.read_arrow("shard_rows", "2").column("contact_key").to_pylist() == [
+        "a",
+        "b",
+        "c",
+    ]
+    assert warehouse.partitions("shard_rows", ".arrow") == ["2"]
+    assert warehouse.partitions("shard_rows") == []  # Parquet partitions only
+
+    with pytest.raises(RuntimeError), warehouse.arrow_writer("shard_rows", "2", schema) as w:
+        w.write_table(pa.table({"contact_key": ["new"], "shard": [2]}, schema=schema))
+        raise RuntimeError("boom")
+    assert warehouse.read_arrow("shard_rows", "2").num_rows == 3  # the old file stays
+    assert sorted(p.name for p in (tmp_path / "shard_rows").iterdir()) == ["2.arrow"]
+    warehouse.delete("shard_rows", "2", ".arrow")
+    assert not warehouse.exists("shard_rows", "2", ".arrow")
