@@ -18,9 +18,9 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
+from typing import NamedTuple
 
 import sqlalchemy as sa
 from psycopg2.extras import execute_values
@@ -76,8 +76,7 @@ webhook_batches_table = sa.Table(
 )
 
 
-@dataclass(frozen=True)
-class LedgerEntry:
+class LedgerEntry(NamedTuple):
     contact_key: str
     payload_hash: str | None
     vendor_id: str | None
@@ -92,8 +91,7 @@ class LedgerEntry:
         return self.payload_hash is not None or self.vendor_id is not None
 
 
-@dataclass(frozen=True)
-class LedgerRecord:
+class LedgerRecord(NamedTuple):
     """One contact's outcome to record."""
 
     contact_key: str

@@ -33,6 +33,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -76,8 +77,7 @@ class SyncResult:
     dry_run_file: Path | None = None
 
 
-@dataclass
-class _LogRow:
+class _LogRow(NamedTuple):
     contact_key: str
     outcome: str
     vendor_id: str | None = None

@@ -142,7 +142,12 @@ _CONTACT_STRINGS = (
     ("languageCode", "language"),
     ("timeZone", "timezone"),
 )
-_ADDRESS = (("region", "region"), ("town", "city"), ("address", "address"), ("postcode", "postcode"))
+_ADDRESS = (
+    ("region", "region"),
+    ("town", "city"),
+    ("address", "address"),
+    ("postcode", "postcode"),
+)
 # the card columns the contact is built from, in the order _contact takes them
 _COLUMNS = (
     ("contact_key", "email", "phone", "phone_type", "push_tokens", "fields")
