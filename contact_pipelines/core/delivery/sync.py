@@ -27,9 +27,18 @@ from __future__ import annotations
 
 import json
 import logging
+import multiprocessing
+import os
 import time
 import uuid
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from collections import deque
+from concurrent.futures import (
+    FIRST_COMPLETED,
+    Future,
+    ProcessPoolExecutor,
+    ThreadPoolExecutor,
+    wait,
+)
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,6 +67,7 @@ from contact_pipelines.core.vendors.base import (
 
 COUNT_KEYS = ("sent", "created", "updated", "unchanged", "rejected")
 BUILD_CHUNK_CARDS = 20_000  # cards built at a time; the next chunk builds while batches fly
+PARALLEL_BUILD_MIN_CARDS = 100_000  # from this many cards to send, payloads build in workers
 
 
 class MissingVendorFieldsError(RuntimeError):
@@ -209,17 +219,27 @@ class _Prepared:
             keep.append(not same)
         return cards if all(keep) else cards.filter(pa.array(keep, pa.bool_()))
 
-    def chunks(self):
-        for start in range(0, self.cards.num_rows, BUILD_CHUNK_CARDS):
-            mark = time.monotonic()
-            chunk = self.cards.slice(start, BUILD_CHUNK_CARDS)
-            members = _memberships_of(self.memberships, chunk, self.cards.num_rows)
-            built = _build(self.module, chunk, members, self.vendor_cfg, self.previous_state)
-            payloads = _checked(self.module, built)
-            for item in payloads:
-                self.rows[item.contact_key] = _static_row(item, self.previous)
-            self.build_seconds += time.monotonic() - mark
-            yield payloads
+    def chunks(self, workers: int = 0):
+        """Payload lists, a chunk of cards at a time, in card order. With ``workers``, built
+        and checked in that many worker processes, a few chunks ahead of the sender."""
+        with _ChunkBuilder(self, workers) as builder:
+            for payloads in builder.built():
+                mark = time.monotonic()
+                for item in payloads:
+                    self.rows[item.contact_key] = _static_row(item, self.previous)
+                self.build_seconds += time.monotonic() - mark
+                yield payloads
+
+    def chunk_inputs(self, start: int) -> tuple:
+        """What building the chunk at ``start`` needs: plain, picklable values."""
+        chunk = self.cards.slice(start, BUILD_CHUNK_CARDS)
+        members = _memberships_of(self.memberships, chunk, self.cards.num_rows)
+        segments, fields = self.previous_state
+        if segments or fields:  # only this chunk's part of what the ledger holds
+            keys = chunk.column("contact_key").to_pylist()
+            segments = {k: segments[k] for k in keys if k in segments}
+            fields = {k: fields[k] for k in keys if k in fields}
+        return self.module.NAME, chunk, members, self.vendor_cfg, (segments, fields)
 
     def to_send(self, payloads: list[ContactPayload]) -> list[ContactPayload]:
         changed = [p for p in payloads if p.error is None and not _unchanged(p, self.previous)]
@@ -237,13 +257,81 @@ def _memberships_of(memberships: pa.Table | None, chunk: pa.Table, total: int):
 
 def _batches(module, vendor_cfg, prepared: _Prepared):
     max_count = min(module.MAX_CONTACTS, vendor_cfg.batch_size)
-    for payloads in prepared.chunks():
+    for payloads in prepared.chunks(build_workers(prepared.cards.num_rows)):
         yield from make_batches(prepared.to_send(payloads), max_count, module.MAX_BYTES)
 
 
-def _build(module, cards, memberships, vendor_cfg, previous_state: tuple[dict, dict]):
+class _ChunkBuilder:
+    """Builds the chunks of a _Prepared in order: here, or in worker processes.
+
+    Building (Python dicts, JSON, hashes, the contract check) is most of a sync's CPU and
+    holds the GIL, which the sending threads and the ledger also need: a worker process
+    builds while this one sends and records, and only compact results come back (the
+    serialized contact, hashes, identifiers; not the payload dict)."""
+
+    def __init__(self, prepared: _Prepared, workers: int):
+        self.prepared, self.workers = prepared, workers
+        self.pool: ProcessPoolExecutor | None = None
+
+    def __enter__(self):
+        if self.workers:
+            spawn = multiprocessing.get_context("spawn")  # no fork of a threaded process
+            self.pool = ProcessPoolExecutor(self.workers, mp_context=spawn)
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+    def built(self):
+        starts = range(0, self.prepared.cards.num_rows, BUILD_CHUNK_CARDS)
+        if self.pool is None:
+            for start in starts:
+                mark = time.monotonic()
+                payloads = build_chunk(*self.prepared.chunk_inputs(start))
+                self.prepared.build_seconds += time.monotonic() - mark
+                yield payloads
+            return
+        ahead: deque[Future] = deque()
+        for start in starts:
+            ahead.append(self.pool.submit(_build_chunk_rows, *self.prepared.chunk_inputs(start)))
+            if len(ahead) > self.workers:  # one chunk waiting per worker, memory bounded
+                yield self._result(ahead.popleft())
+        while ahead:
+            yield self._result(ahead.popleft())
+
+    def _result(self, future: Future) -> list[ContactPayload]:
+        mark = time.monotonic()
+        payloads = list(map(ContactPayload._make, future.result()))
+        self.prepared.build_seconds += time.monotonic() - mark  # time spent waiting for it
+        return payloads
+
+
+@gc_paused
+def build_chunk(
+    vendor: str, cards, memberships, vendor_cfg, previous_state
+) -> list[ContactPayload]:
+    """Build and check one chunk's payloads."""
+    module = vendors.get_vendor(vendor)
     previous_segments, previous_fields = previous_state
-    return module.build_payloads(cards, memberships, vendor_cfg, previous_segments, previous_fields)
+    built = module.build_payloads(
+        cards, memberships, vendor_cfg, previous_segments, previous_fields
+    )
+    return _checked(module, built)
+
+
+def _build_chunk_rows(*chunk_inputs) -> list[tuple]:
+    """build_chunk in a worker: plain tuples (pickled several times faster than NamedTuples)
+    without the payload dict, as the serialized contact (``wire``) is all a batch needs."""
+    return [tuple(p._replace(payload=None)) for p in build_chunk(*chunk_inputs)]
+
+
+def build_workers(card_count: int) -> int:
+    """Worker processes for building a sync's payloads: none for a small shard (starting
+    one costs about a second); else every core but the one sending, up to four."""
+    if card_count < PARALLEL_BUILD_MIN_CARDS:
+        return 0
+    return max(1, min(4, (os.cpu_count() or 2) - 1))
 
 
 def _checked(module, payloads: list[ContactPayload]) -> list[ContactPayload]:

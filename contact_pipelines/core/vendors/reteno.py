@@ -267,7 +267,7 @@ def payload_problems(payload: dict) -> list[str]:
 def request_envelope(session: VendorSession, payloads: list[ContactPayload]) -> dict:
     """The request-level keys around the contacts list (one group combination per batch)."""
     cfg = session.cfg
-    first = payloads[0].payload
+    groups, left = payloads[0].batch_group  # what the payloads carry as groupNames(Exclude)
     body = {"dedupeOn": cfg.dedupe_on}
     if cfg.dedupe_on == "fieldId" and cfg.field_id is not None:
         body["fieldId"] = cfg.field_id
@@ -276,8 +276,8 @@ def request_envelope(session: VendorSession, payloads: list[ContactPayload]) -> 
     return compact(
         {
             **body,
-            "groupNames": first.get("groupNames"),
-            "groupNamesExclude": first.get("groupNamesExclude"),
+            "groupNames": list(groups),
+            "groupNamesExclude": list(left),
         }
     )
 
