@@ -40,6 +40,7 @@ def _sync(vendor, sandbox, cards, members, config, ledger):
 
 def _delivered(vendor, sandbox, cards, members, config, ledger_path, monkeypatch, workers):
     monkeypatch.setattr(sync_module, "PARALLEL_BUILD_MIN_CARDS", 0 if workers else 10**9)
+    monkeypatch.setenv(sync_module.BUILD_WORKERS_ENV, "2")
     monkeypatch.setattr(sync_module, "BUILD_CHUNK_CARDS", 64)  # several chunks in flight
     sandbox.reset()
     sandbox.seed_fields(

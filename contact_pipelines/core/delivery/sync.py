@@ -68,6 +68,7 @@ from contact_pipelines.core.vendors.base import (
 COUNT_KEYS = ("sent", "created", "updated", "unchanged", "rejected")
 BUILD_CHUNK_CARDS = 20_000  # cards built at a time; the next chunk builds while batches fly
 PARALLEL_BUILD_MIN_CARDS = 100_000  # from this many cards to send, payloads build in workers
+BUILD_WORKERS_ENV = "CONTACT_PIPELINES_BUILD_WORKERS"
 
 
 class MissingVendorFieldsError(RuntimeError):
@@ -294,7 +295,10 @@ class _ChunkBuilder:
             return
         ahead: deque[Future] = deque()
         for start in starts:
-            ahead.append(self.pool.submit(_build_chunk_rows, *self.prepared.chunk_inputs(start)))
+            vendor, cards, members, vendor_cfg, state = self.prepared.chunk_inputs(start)
+            # as IPC: a pickled slice would carry the whole table's buffers
+            args = (vendor, _ipc_bytes(cards), _ipc_bytes(members), vendor_cfg, state)
+            ahead.append(self.pool.submit(_build_chunk_rows, *args))
             if len(ahead) > self.workers:  # one chunk waiting per worker, memory bounded
                 yield self._result(ahead.popleft())
         while ahead:
@@ -320,18 +324,38 @@ def build_chunk(
     return _checked(module, built)
 
 
-def _build_chunk_rows(*chunk_inputs) -> list[tuple]:
+def _build_chunk_rows(vendor, cards, members, vendor_cfg, previous_state) -> list[tuple]:
     """build_chunk in a worker: plain tuples (pickled several times faster than NamedTuples)
     without the payload dict, as the serialized contact (``wire``) is all a batch needs."""
-    return [tuple(p._replace(payload=None)) for p in build_chunk(*chunk_inputs)]
+    cards, members = _from_ipc(cards), _from_ipc(members)
+    built = build_chunk(vendor, cards, members, vendor_cfg, previous_state)
+    return [tuple(p._replace(payload=None)) for p in built]
+
+
+def _ipc_bytes(table: pa.Table | None) -> pa.Buffer | None:
+    if table is None:
+        return None
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue()
+
+
+def _from_ipc(buffer: pa.Buffer | None) -> pa.Table | None:
+    return None if buffer is None else pa.ipc.open_stream(buffer).read_all()
 
 
 def build_workers(card_count: int) -> int:
-    """Worker processes for building a sync's payloads: none for a small shard (starting
-    one costs about a second); else every core but the one sending, up to four."""
+    """Worker processes that build a sync's payloads: ``CONTACT_PIPELINES_BUILD_WORKERS``,
+    else every core beyond two, up to four. None for a small shard (a worker costs about a
+    second to start). On a 2-core machine a worker measured slower than none: it competes
+    with the sending process for the second core, and results cross a pipe."""
     if card_count < PARALLEL_BUILD_MIN_CARDS:
         return 0
-    return max(1, min(4, (os.cpu_count() or 2) - 1))
+    configured = os.environ.get(BUILD_WORKERS_ENV)
+    if configured:
+        return max(0, int(configured))
+    return max(0, min(4, (os.cpu_count() or 2) - 2))
 
 
 def _checked(module, payloads: list[ContactPayload]) -> list[ContactPayload]:
